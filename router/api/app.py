@@ -1,0 +1,76 @@
+"""The FastAPI app factory. Nothing happens at import time; services live on ``app.state``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from router import __version__
+from router.api.errors import install_error_handlers
+from router.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from router.api.routes import api_router
+from router.api.serving import ChatService
+from router.policy import Policy, load_policy
+from router.runtime import BackendFactory, BackendPool, Runtime
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("thinkroute")
+
+
+def create_app(
+    policy: Policy | str | Path,
+    *,
+    wait_for_backends: bool = False,
+    backend_factories: Mapping[str, BackendFactory] | None = None,
+) -> FastAPI:
+    """Build the router app for a policy (object or file path; a path enables hot reload).
+
+    With ``wait_for_backends`` the lifespan blocks until models are loaded; otherwise the app
+    serves ``/healthz`` at once and ``/readyz`` turns 200 when loading finishes.
+    ``backend_factories`` replaces backend constructors by policy type (tests, embedding).
+    """
+    policy_path = None if isinstance(policy, Policy) else Path(policy)
+    initial = policy if isinstance(policy, Policy) else load_policy(policy)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = BackendPool(backend_factories)
+        runtime = pool.build(initial)
+        app.state.runtime = runtime
+        app.state.pool = pool
+        app.state.policy_path = policy_path
+        await pool.activate(runtime, wait=wait_for_backends)
+        if wait_for_backends:
+            log.info("thinkroute ready")
+        else:
+            pool._spawn(_announce_ready(app))
+        try:
+            yield
+        finally:
+            await pool.aclose()
+
+    app = FastAPI(title="thinkroute", version=__version__, lifespan=lifespan)
+    app.state.chat_service = ChatService(lambda: app.state.runtime)
+    app.include_router(api_router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=lambda: _body_limit(app, initial))
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _body_limit(app: FastAPI, initial: Policy) -> int:
+    runtime: Runtime | None = getattr(app.state, "runtime", None)
+    return (runtime.policy if runtime else initial).limits.max_body_bytes
+
+
+async def _announce_ready(app: FastAPI) -> None:
+    import asyncio
+
+    while not app.state.runtime.ready:
+        await asyncio.sleep(0.2)
+    log.info("thinkroute ready: serving policy version %s", app.state.runtime.version)

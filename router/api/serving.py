@@ -1,0 +1,200 @@
+"""Serving logic of ``/v1/chat/completions``: route, plan, execute, and shape the OpenAI response."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.api.protocol import ChatCompletionRequest
+from router.backends.base import GenerationRequest, StreamChunk, Usage
+from router.errors import InvalidRequest, ModelNotFound
+from router.policy.schema import RouteConfig
+from router.runtime import Runtime
+from router.strategies import Plan, Progress, StrategyContext, StrategyResult
+
+__all__ = ["ChatService", "PreparedChat"]
+
+_FINISH = {"stop": "stop", "length": "length", "deadline": "length", "cancelled": "stop"}
+
+
+@dataclass
+class PreparedChat:
+    """A validated request with its decision, ready to execute."""
+
+    request: ChatCompletionRequest
+    runtime: Runtime
+    route_name: str
+    route: RouteConfig
+    generation: GenerationRequest
+    plan: Plan
+    request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+    created: int = field(default_factory=lambda: int(time.time()))
+    completion_id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex[:24]}")
+
+
+class ChatService:
+    """Turns chat requests into plans and plans into OpenAI-shaped responses."""
+
+    def __init__(self, runtime_getter: Any) -> None:
+        self._runtime = runtime_getter
+
+    def prepare(self, body: ChatCompletionRequest, headers: Mapping[str, str], request_id: str) -> PreparedChat:
+        runtime: Runtime = self._runtime()
+        route = runtime.policy.routes.get(body.model)
+        if route is None:
+            known = ", ".join(sorted(runtime.policy.routes))
+            raise ModelNotFound(f"The model {body.model!r} does not exist (routes: {known}).", param="model")
+        generation = self._generation_request(body, route, runtime)
+        plan = self._plan(runtime, route, generation)
+        prepared = PreparedChat(body, runtime, body.model, route, generation, plan, request_id)
+        prepared.headers["x-thinkroute-strategy"] = plan.strategy
+        return prepared
+
+    @staticmethod
+    def _generation_request(body: ChatCompletionRequest, route: RouteConfig, runtime: Runtime) -> GenerationRequest:
+        max_tokens = body.requested_max_tokens() or route.default_max_tokens
+        if max_tokens > route.max_tokens_cap:
+            raise InvalidRequest(
+                f"max_tokens={max_tokens} exceeds this route's cap of {route.max_tokens_cap}.", param="max_tokens"
+            )
+        if body.n > runtime.policy.limits.max_n:
+            raise InvalidRequest(f"n={body.n} exceeds the limit of {runtime.policy.limits.max_n}.", param="n")
+        if body.stream and body.n > 1:
+            raise InvalidRequest("n > 1 is not supported with stream=true.", param="n")
+        return GenerationRequest(
+            messages=body.chat_messages(),
+            max_tokens=max_tokens,
+            temperature=body.temperature if body.temperature is not None else 0.0,
+            top_p=body.top_p if body.top_p is not None else 1.0,
+            stop=body.stop_sequences(),
+            seed=body.seed,
+            logprobs=bool(body.logprobs),
+        )
+
+    @staticmethod
+    def _plan(runtime: Runtime, route: RouteConfig, generation: GenerationRequest) -> Plan:
+        name = route.strategies[0]
+        config = runtime.policy.strategies[name]
+        max_tokens = min(generation.max_tokens, config.max_tokens)
+        deadline = time.monotonic() + runtime.policy.limits.request_timeout_s
+        return Plan(name, config.type, {}, max_tokens, max_tokens, deadline, rule="first")
+
+    def _context(self, prepared: PreparedChat) -> StrategyContext:
+        runtime, plan = prepared.runtime, prepared.plan
+        config = runtime.policy.strategies[plan.strategy]
+        generation = prepared.generation.with_(max_tokens=plan.max_tokens)
+        if generation.temperature == 0.0 and config.temperature:
+            generation = generation.with_(temperature=config.temperature)
+        backend = runtime.backends[config.backend]
+        return StrategyContext(generation, plan, backend, runtime.backends, config)
+
+    async def complete(self, prepared: PreparedChat) -> dict[str, Any]:
+        """Run the plan ``n`` times (one per requested choice) and build a ChatCompletion."""
+        strategy = prepared.runtime.strategies[prepared.plan.strategy]
+        runs = [strategy.run(self._context(prepared)) for _ in range(prepared.request.n)]
+        results: list[StrategyResult] = list(await asyncio.gather(*runs))
+        usage = sum((r.usage for r in results), Usage())
+        self._decision_headers(prepared, usage, results)
+        model = prepared.route_name
+        choices = [_choice(i, r) for i, r in enumerate(results)]
+        return {
+            "id": prepared.completion_id,
+            "object": "chat.completion",
+            "created": prepared.created,
+            "model": model,
+            "choices": choices,
+            "usage": _usage_json(usage),
+            "system_fingerprint": f"thinkroute-{prepared.plan.strategy}",
+        }
+
+    @staticmethod
+    def _decision_headers(prepared: PreparedChat, usage: Usage, results: list[StrategyResult]) -> None:
+        prepared.headers["x-thinkroute-cost-usd"] = f"{usage.cost_usd:.8f}"
+        prepared.headers["x-thinkroute-samples"] = str(sum(r.samples for r in results))
+        prepared.headers["x-thinkroute-stop-reason"] = results[0].stop_reason
+
+    async def stream(self, prepared: PreparedChat) -> AsyncIterator[str]:
+        """SSE lines: role chunk, content deltas, a finish chunk, optional usage, ``[DONE]``."""
+        strategy = prepared.runtime.strategies[prepared.plan.strategy]
+        include_usage = bool(prepared.request.stream_options and prepared.request.stream_options.include_usage)
+        yield _sse(self._chunk(prepared, {"role": "assistant", "content": ""}, None))
+        result: StrategyResult | None = None
+        async for event in strategy.stream(self._context(prepared)):
+            if isinstance(event, StrategyResult):
+                result = event
+            elif isinstance(event, Progress):
+                yield f": {event.message}\n\n"
+            elif isinstance(event, StreamChunk) and (event.text or event.reasoning):
+                delta: dict[str, Any] = {}
+                if event.reasoning:
+                    delta["reasoning_content"] = event.reasoning
+                if event.text:
+                    delta["content"] = event.text
+                yield _sse(self._chunk(prepared, delta, None))
+        assert result is not None, "a strategy stream must end with its result"
+        finish = _FINISH.get(result.completion.finish_reason, "stop")
+        final = self._chunk(prepared, {}, finish)
+        final["thinkroute"] = _decision_json(prepared, result)
+        yield _sse(final)
+        if include_usage:
+            usage_chunk = self._chunk(prepared, {}, None)
+            usage_chunk["choices"] = []
+            usage_chunk["usage"] = _usage_json(result.usage)
+            yield _sse(usage_chunk)
+        yield "data: [DONE]\n\n"
+
+    @staticmethod
+    def _chunk(prepared: PreparedChat, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {
+            "id": prepared.completion_id,
+            "object": "chat.completion.chunk",
+            "created": prepared.created,
+            "model": prepared.route_name,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
+
+
+def _sse(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+def _choice(index: int, result: StrategyResult) -> dict[str, Any]:
+    completion = result.completion
+    message: dict[str, Any] = {"role": "assistant", "content": completion.text}
+    if completion.reasoning:
+        message["reasoning_content"] = completion.reasoning
+    logprobs = None
+    if completion.logprobs is not None:
+        logprobs = {"content": [{"token": "", "logprob": lp, "bytes": None, "top_logprobs": []}
+                                for lp in completion.logprobs]}  # fmt: skip
+    return {
+        "index": index,
+        "message": message,
+        "finish_reason": _FINISH.get(completion.finish_reason, "stop"),
+        "logprobs": logprobs,
+    }
+
+
+def _usage_json(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }
+
+
+def _decision_json(prepared: PreparedChat, result: StrategyResult) -> dict[str, Any]:
+    return {
+        "strategy": prepared.plan.strategy,
+        "samples": result.samples,
+        "stop_reason": result.stop_reason,
+        "cost_usd": round(result.usage.cost_usd, 10),
+        "anytime": result.anytime,
+    }

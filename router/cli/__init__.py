@@ -1,0 +1,27 @@
+"""The ``thinkroute`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from router.cli.serve import serve_command
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="thinkroute",
+    help="Budget-aware routing middleware: decides, per request, how hard the model should think.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("serve")(serve_command)
+
+
+@app.callback()
+def _root() -> None:
+    """thinkroute: route each request to the cheapest strategy that meets its quality bar."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,45 @@
+"""``thinkroute serve``: run the router on a policy."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from router.errors import PolicyError
+
+__all__ = ["serve_command"]
+
+
+def serve_command(
+    policy: Annotated[
+        Path, typer.Option("--policy", "-p", envvar="THINKROUTE_POLICY", help="Policy YAML file.")
+    ] = Path("policies/default.yaml"),
+    host: Annotated[str | None, typer.Option(help="Bind address (default: the policy's server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: the policy's server.port).")] = None,
+    log_level: Annotated[str, typer.Option(envvar="THINKROUTE_LOG_LEVEL", help="Log level.")] = "info",
+) -> None:
+    """Start the OpenAI-compatible router on POLICY; /readyz turns 200 once models are loaded."""
+    import uvicorn
+
+    from router.api import create_app
+    from router.policy import load_policy
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        loaded = load_policy(policy)
+    except PolicyError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    app = create_app(policy)
+    bind_host = host or loaded.server.host
+    bind_port = port or loaded.server.port
+    logging.getLogger("thinkroute").info("listening on http://%s:%s (policy %s)", bind_host, bind_port, policy)
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level=log_level.lower(), timeout_graceful_shutdown=30)

@@ -1,0 +1,31 @@
+"""Check that the verifiers and stopping rules a policy names exist in their registries."""
+
+from __future__ import annotations
+
+from router.policy.schema import Policy
+
+__all__ = ["check_component_names"]
+
+
+def _registered(module: str, attribute: str) -> set[str] | None:
+    try:
+        registry = getattr(__import__(module, fromlist=[attribute]), attribute)
+    except (ImportError, AttributeError):
+        return None
+    return set(registry)
+
+
+def check_component_names(policy: Policy) -> list[str]:
+    """``path: message`` lines for unknown verifier or stopping-rule names."""
+    verifiers = _registered("router.verifiers", "VERIFIERS")
+    rules = _registered("router.stopping", "STOPPING_RULES")
+    errors: list[str] = []
+    for name, strategy in policy.strategies.items():
+        verifier = getattr(strategy, "verifier", None)
+        if verifier is not None and verifiers is not None and verifier not in verifiers:
+            errors.append(f"strategies.{name}.verifier: unknown verifier {verifier!r} (known: {sorted(verifiers)})")
+        for i, rule in enumerate(getattr(strategy, "stopping", [])):
+            if rules is not None and rule.rule not in rules:
+                path = f"strategies.{name}.stopping[{i}].rule"
+                errors.append(f"{path}: unknown stopping rule {rule.rule!r} (known: {sorted(rules)})")
+    return errors

@@ -1,0 +1,24 @@
+"""Strategies by policy ``type``. An unknown type is rejected when the policy loads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from router.strategies.base import Strategy
+from router.strategies.single_pass import SinglePass
+
+__all__ = ["STRATEGIES", "build_strategy"]
+
+STRATEGIES: dict[str, Callable[[], Strategy]] = {
+    "single_pass": SinglePass,
+}
+
+
+def build_strategy(config: Any) -> Strategy:
+    """The strategy implementation for a policy strategy entry."""
+    try:
+        factory = STRATEGIES[config.type]
+    except KeyError:
+        raise KeyError(f"strategy type {config.type!r} is not implemented (known: {sorted(STRATEGIES)})") from None
+    return factory()
