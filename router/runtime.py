@@ -14,6 +14,7 @@ from typing import Any
 
 from router.backends.base import Backend
 from router.errors import PolicyError
+from router.planner.predict import Predictor
 from router.policy.schema import Policy
 from router.strategies import Strategy, build_strategy
 
@@ -39,6 +40,7 @@ class Runtime:
     policy: Policy
     backends: Mapping[str, Backend]
     strategies: Mapping[str, Strategy]
+    predictor: Predictor
     version: int = 1
 
     @property
@@ -66,7 +68,8 @@ class BackendPool:
                 raise PolicyError(f"backends.{name}.type: backend type {config.type!r} is not available")
             backends[name] = factory(name, config)
         strategies = {name: build_strategy(cfg) for name, cfg in policy.strategies.items()}
-        return Runtime(policy, backends, strategies, version)
+        predictor = Predictor(policy, price_lookup=lambda name: getattr(backends[name], "price", None))
+        return Runtime(policy, backends, strategies, predictor, version)
 
     async def activate(self, runtime: Runtime, *, wait: bool) -> None:
         """Start the runtime's new backends (in the background unless ``wait``); retire replaced ones."""

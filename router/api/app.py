@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 
 from router import __version__
@@ -14,7 +15,9 @@ from router.api.errors import install_error_handlers
 from router.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from router.api.routes import api_router
 from router.api.serving import ChatService
+from router.difficulty import DifficultyService
 from router.policy import Policy, load_policy
+from router.policy.reload import PolicyReloader
 from router.runtime import BackendFactory, BackendPool, Runtime
 
 __all__ = ["create_app"]
@@ -27,6 +30,7 @@ def create_app(
     *,
     wait_for_backends: bool = False,
     backend_factories: Mapping[str, BackendFactory] | None = None,
+    reload_interval_s: float = 1.0,
 ) -> FastAPI:
     """Build the router app for a policy (object or file path; a path enables hot reload).
 
@@ -39,6 +43,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        difficulty = await anyio.to_thread.run_sync(
+            DifficultyService.load, initial.classifier.enabled, initial.classifier.model_path
+        )
+        app.state.chat_service = ChatService(lambda: app.state.runtime, difficulty)
         pool = BackendPool(backend_factories)
         runtime = pool.build(initial)
         app.state.runtime = runtime
@@ -49,18 +57,33 @@ def create_app(
             log.info("thinkroute ready")
         else:
             pool._spawn(_announce_ready(app))
+        reloader = None
+        if policy_path is not None:
+            reloader = PolicyReloader(policy_path, lambda new: _install(app, pool, new), interval_s=reload_interval_s)
+            reloader.start()
+        app.state.reloader = reloader
         try:
             yield
         finally:
+            if reloader is not None:
+                await reloader.stop()
+            await difficulty.aclose()
             await pool.aclose()
 
     app = FastAPI(title="thinkroute", version=__version__, lifespan=lifespan)
-    app.state.chat_service = ChatService(lambda: app.state.runtime)
     app.include_router(api_router)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=lambda: _body_limit(app, initial))
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+async def _install(app: FastAPI, pool: BackendPool, policy: Policy) -> int:
+    """Build the new runtime (loading new backends first), then swap it in."""
+    runtime = pool.build(policy, version=app.state.runtime.version + 1)
+    await pool.activate(runtime, wait=True)
+    app.state.runtime = runtime
+    return runtime.version
 
 
 def _body_limit(app: FastAPI, initial: Policy) -> int:

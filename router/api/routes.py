@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from router.api.errors import error_body
 from router.api.protocol import ChatCompletionRequest
 from router.api.serving import ChatService, PreparedChat
-from router.errors import ThinkrouteError
+from router.errors import SLOUnsatisfiable, ThinkrouteError
 from router.runtime import Runtime
 
 __all__ = ["api_router"]
@@ -60,7 +60,7 @@ async def list_models(request: Request) -> dict[str, Any]:
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> JSONResponse | StreamingResponse:
     """OpenAI chat completions; ``stream: true`` answers with server-sent events."""
     service = _service(request)
-    prepared = service.prepare(body, request.headers, request.state.request_id)
+    prepared = await service.prepare(body, request.headers, request.state.request_id)
     if body.stream:
         return StreamingResponse(
             _guarded_stream(service, prepared),
@@ -69,6 +69,21 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> JSO
         )
     payload = await service.complete(prepared)
     return JSONResponse(payload, headers=prepared.headers)
+
+
+@api_router.post("/v1/route/explain")
+async def route_explain(body: ChatCompletionRequest, request: Request) -> JSONResponse:
+    """The decision for a chat request (difficulty, every candidate, the choice and its rule), not executed."""
+    service = _service(request)
+    try:
+        _, _, _, difficulty, decision = await service.decide(body, request.headers)
+    except SLOUnsatisfiable as exc:
+        payload = dict(exc.details["decision"])  # type: ignore[arg-type]
+        payload["error"] = error_body(exc.message, exc.error_type, exc.param, exc.code)["error"]
+        return JSONResponse(payload)
+    payload = decision.to_json()
+    payload.update(bucket=difficulty.bucket, probabilities=difficulty.probabilities, route=body.model)
+    return JSONResponse(payload, headers={"x-thinkroute-difficulty": f"{difficulty.difficulty:.3f}"})
 
 
 async def _guarded_stream(service: ChatService, prepared: PreparedChat) -> AsyncIterator[str]:

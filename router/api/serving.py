@@ -6,13 +6,17 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from router.api.protocol import ChatCompletionRequest
 from router.backends.base import GenerationRequest, StreamChunk, Usage
+from router.difficulty import DifficultyEstimate, DifficultyService
 from router.errors import InvalidRequest, ModelNotFound
+from router.planner import Decision, expand_candidates, plan
+from router.planner.slo import SLO_HEADERS, resolve_slo
+from router.planner.tokens import estimate_prompt_tokens
 from router.policy.schema import RouteConfig
 from router.runtime import Runtime
 from router.strategies import Plan, Progress, StrategyContext, StrategyResult
@@ -32,28 +36,78 @@ class PreparedChat:
     route: RouteConfig
     generation: GenerationRequest
     plan: Plan
+    decision: Decision
+    difficulty: DifficultyEstimate
     request_id: str
+    tenant: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     created: int = field(default_factory=lambda: int(time.time()))
     completion_id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex[:24]}")
+    started: float = field(default_factory=time.monotonic)
 
 
 class ChatService:
     """Turns chat requests into plans and plans into OpenAI-shaped responses."""
 
-    def __init__(self, runtime_getter: Any) -> None:
+    def __init__(self, runtime_getter: Callable[[], Runtime], difficulty: DifficultyService) -> None:
         self._runtime = runtime_getter
+        self.difficulty = difficulty
 
-    def prepare(self, body: ChatCompletionRequest, headers: Mapping[str, str], request_id: str) -> PreparedChat:
-        runtime: Runtime = self._runtime()
+    async def decide(
+        self, body: ChatCompletionRequest, headers: Mapping[str, str], tenant: str | None = None
+    ) -> tuple[Runtime, RouteConfig, GenerationRequest, DifficultyEstimate, Decision]:
+        """Route, resolve the SLO, classify and plan; raises the request's 4xx errors."""
+        runtime = self._runtime()
         route = runtime.policy.routes.get(body.model)
-        if route is None:
+        tenant_policy = runtime.policy.tenants.get(tenant) if tenant else None
+        allowed = tenant_policy.routes if tenant_policy is not None else None
+        if route is None or (allowed is not None and body.model not in allowed):
             known = ", ".join(sorted(runtime.policy.routes))
             raise ModelNotFound(f"The model {body.model!r} does not exist (routes: {known}).", param="model")
         generation = self._generation_request(body, route, runtime)
-        plan = self._plan(runtime, route, generation)
-        prepared = PreparedChat(body, runtime, body.model, route, generation, plan, request_id)
-        prepared.headers["x-thinkroute-strategy"] = plan.strategy
+        body_slo = body.thinkroute.model_dump() if body.thinkroute else None
+        slo = resolve_slo(headers, body_slo, tenant_policy.slo if tenant_policy else None, route.slo)
+        strategies = list(route.strategies)
+        if slo.strategy is not None:
+            if slo.strategy not in route.strategies:
+                param = SLO_HEADERS["strategy"] if SLO_HEADERS["strategy"] in headers else "thinkroute.strategy"
+                raise InvalidRequest(
+                    f"Strategy {slo.strategy!r} is not offered by route {body.model!r} (offers: {strategies}).",
+                    param=param,
+                )
+            strategies = [slo.strategy]
+        difficulty = await self.difficulty.score(generation.messages)
+        candidates = expand_candidates(runtime.policy, strategies, generation.max_tokens)
+        prompt_tokens = estimate_prompt_tokens(generation.messages)
+        decision = plan(candidates, runtime.predictor, slo, difficulty.difficulty, prompt_tokens)
+        return runtime, route, generation, difficulty, decision
+
+    async def prepare(
+        self, body: ChatCompletionRequest, headers: Mapping[str, str], request_id: str, tenant: str | None = None
+    ) -> PreparedChat:
+        arrived = time.monotonic()
+        runtime, route, generation, difficulty, decision = await self.decide(body, headers, tenant)
+        chosen = decision.chosen
+        assert chosen is not None
+        candidate = chosen.candidate
+        timeout_s = runtime.policy.limits.request_timeout_s
+        if decision.slo.latency_ms is not None:
+            timeout_s = min(timeout_s, decision.slo.latency_ms / 1000.0)
+        plan_ = Plan(
+            strategy=candidate.strategy,
+            strategy_type=candidate.strategy_type,
+            params=dict(candidate.params),
+            max_tokens=candidate.shape.answer_tokens,
+            token_cap=candidate.shape.token_cap,
+            deadline=arrived + timeout_s,
+            rule=decision.rule,
+        )
+        prepared = PreparedChat(
+            body, runtime, body.model, route, generation, plan_, decision, difficulty, request_id, tenant,
+            started=arrived,
+        )  # fmt: skip
+        prepared.headers["x-thinkroute-strategy"] = plan_.strategy
+        prepared.headers["x-thinkroute-difficulty"] = f"{difficulty.difficulty:.3f}"
         return prepared
 
     @staticmethod
@@ -76,14 +130,6 @@ class ChatService:
             seed=body.seed,
             logprobs=bool(body.logprobs),
         )
-
-    @staticmethod
-    def _plan(runtime: Runtime, route: RouteConfig, generation: GenerationRequest) -> Plan:
-        name = route.strategies[0]
-        config = runtime.policy.strategies[name]
-        max_tokens = min(generation.max_tokens, config.max_tokens)
-        deadline = time.monotonic() + runtime.policy.limits.request_timeout_s
-        return Plan(name, config.type, {}, max_tokens, max_tokens, deadline, rule="first")
 
     def _context(self, prepared: PreparedChat) -> StrategyContext:
         runtime, plan = prepared.runtime, prepared.plan

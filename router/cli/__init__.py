@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from router.cli.explain import explain_command
+from router.cli.policy import policy_app
 from router.cli.serve import serve_command
 
 __all__ = ["app", "main"]
@@ -15,6 +17,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(serve_command)
+app.command("explain")(explain_command)
+app.add_typer(policy_app, name="policy")
 
 
 @app.callback()

@@ -16,11 +16,15 @@ def _registered(module: str, attribute: str) -> set[str] | None:
 
 
 def check_component_names(policy: Policy) -> list[str]:
-    """``path: message`` lines for unknown verifier or stopping-rule names."""
+    """``path: message`` lines for unavailable strategy types and unknown verifier or stopping-rule names."""
     verifiers = _registered("router.verifiers", "VERIFIERS")
     rules = _registered("router.stopping", "STOPPING_RULES")
+    strategies = _registered("router.strategies", "STRATEGIES") or set()
     errors: list[str] = []
     for name, strategy in policy.strategies.items():
+        if strategy.type not in strategies:
+            errors.append(f"strategies.{name}.type: strategy type {strategy.type!r} is not available "
+                          f"(available: {sorted(strategies)})")  # fmt: skip
         verifier = getattr(strategy, "verifier", None)
         if verifier is not None and verifiers is not None and verifier not in verifiers:
             errors.append(f"strategies.{name}.verifier: unknown verifier {verifier!r} (known: {sorted(verifiers)})")

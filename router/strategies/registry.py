@@ -6,12 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 from router.strategies.base import Strategy
+from router.strategies.bounded_reasoning import BoundedReasoning
+from router.strategies.chain_of_draft import ChainOfDraft
 from router.strategies.single_pass import SinglePass
 
 __all__ = ["STRATEGIES", "build_strategy"]
 
 STRATEGIES: dict[str, Callable[[], Strategy]] = {
     "single_pass": SinglePass,
+    "chain_of_draft": ChainOfDraft,
+    "bounded_reasoning": BoundedReasoning,
 }
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from router.backends.base import ChatMessage
 from local_backend.prompting import BASE_STOPS, build_prompt, scaffold_prompt
+from router.backends.base import ChatMessage
 
 
 def test_scaffold_ends_with_the_question_awaiting_an_answer() -> None:

@@ -113,5 +113,6 @@ async def test_a_bug_is_500_with_request_id_and_no_internals(client: httpx.Async
 
 
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
-    for response in [await client.get("/healthz"), await client.get("/nope"), await client.post("/v1/chat/completions")]:
+    responses = [await client.get("/healthz"), await client.get("/nope"), await client.post("/v1/chat/completions")]
+    for response in responses:
         assert response.headers["x-request-id"].startswith("req_")
