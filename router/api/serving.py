@@ -14,7 +14,7 @@ from router.api.protocol import ChatCompletionRequest
 from router.backends.base import GenerationRequest, StreamChunk, Usage
 from router.difficulty import DifficultyEstimate, DifficultyService
 from router.errors import InvalidRequest, ModelNotFound
-from router.planner import Decision, expand_candidates, plan
+from router.planner import Decision, plan
 from router.planner.slo import SLO_HEADERS, resolve_slo
 from router.planner.tokens import estimate_prompt_tokens
 from router.policy.schema import RouteConfig
@@ -77,7 +77,7 @@ class ChatService:
                 )
             strategies = [slo.strategy]
         difficulty = await self.difficulty.score(generation.messages)
-        candidates = expand_candidates(runtime.policy, strategies, generation.max_tokens)
+        candidates = runtime.predictor.candidates(strategies, generation.max_tokens)
         prompt_tokens = estimate_prompt_tokens(generation.messages)
         decision = plan(candidates, runtime.predictor, slo, difficulty.difficulty, prompt_tokens)
         return runtime, route, generation, difficulty, decision

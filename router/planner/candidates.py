@@ -8,7 +8,7 @@ budget reservation must cover; expected numbers come from profiles when they exi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,10 +56,7 @@ class Candidate:
     params: Mapping[str, Any]
     shape: Shape
     config: Any = field(compare=False, repr=False)
-
-    @property
-    def key(self) -> str:
-        return f"{self.strategy}{params_key(self.params)}"
+    key: str = ""  # strategy and parameters, e.g. ``vote[n=8]``; filled in by expand_candidates
 
 
 def params_key(params: Mapping[str, Any]) -> str:
@@ -97,11 +94,12 @@ def _shapes(config: Any, answer_tokens: int) -> list[tuple[dict[str, Any], Shape
     raise TypeError(f"no candidate shapes for strategy type {config.type!r}")
 
 
-def expand_candidates(policy: Policy, strategies: list[str], answer_tokens: int) -> list[Candidate]:
+def expand_candidates(policy: Policy, strategies: Sequence[str], answer_tokens: int) -> list[Candidate]:
     """Every (strategy, parameters) pair the planner may choose among, in policy order."""
     candidates: list[Candidate] = []
     for name in strategies:
         config = policy.strategies[name]
         for params, shape in _shapes(config, answer_tokens):
-            candidates.append(Candidate(len(candidates), name, config.type, config.backend, params, shape, config))
+            key = f"{name}{params_key(params)}"
+            candidates.append(Candidate(len(candidates), name, config.type, config.backend, params, shape, config, key))
     return candidates

@@ -87,7 +87,7 @@ class Decision:
 
 def _cost_key(a: Assessment) -> tuple[float, float, float, int]:
     p = a.prediction
-    return (round(p.cost_usd, 12), round(p.expected_tokens, 6), round(p.latency_ms_p95, 6), a.candidate.index)
+    return (p.cost_usd, p.expected_tokens, p.latency_ms_p95, a.candidate.index)
 
 
 def _assess(candidate: Candidate, prediction: Prediction, slo: SLO, budget_left: float | None) -> Assessment:
@@ -131,7 +131,7 @@ def plan(
     if meeting:
         return Decision(min(meeting, key=_cost_key), assessments, "cheapest_meeting_quality", slo, difficulty)
     if eligible:
-        best = min(eligible, key=lambda a: (-round(a.prediction.quality, 12), *_cost_key(a)))
+        best = min(eligible, key=lambda a: (-a.prediction.quality, *_cost_key(a)))
         return Decision(best, assessments, "best_quality_within_slo", slo, difficulty)
     decision = Decision(None, assessments, "slo_unsatisfiable", slo, difficulty)
     closest = min(assessments, key=lambda a: (_violation(a, slo), *_cost_key(a)))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from router.planner.candidates import Candidate, params_key
+from router.planner.candidates import Candidate, expand_candidates, params_key
 from router.policy.schema import Policy, Price, ProfileEntry, QualityCurve, SpeedModel
 
 __all__ = ["BUCKET_CENTRES", "Prediction", "Predictor", "interpolate_quality", "prior_quality"]
@@ -49,13 +49,16 @@ class Prediction:
 def interpolate_quality(curve: QualityCurve, difficulty: float) -> float:
     """Piecewise-linear in difficulty through the curve's points (bucket centres when given by bucket)."""
     if curve.points:
-        points = sorted(curve.points)
-    else:
-        points = [
-            (BUCKET_CENTRES["easy"], curve.easy or 0.0),
-            (BUCKET_CENTRES["medium"], curve.medium or 0.0),
-            (BUCKET_CENTRES["hard"], curve.hard or 0.0),
-        ]
+        return _interpolate(sorted(curve.points), difficulty)
+    points = [
+        (BUCKET_CENTRES["easy"], curve.easy or 0.0),
+        (BUCKET_CENTRES["medium"], curve.medium or 0.0),
+        (BUCKET_CENTRES["hard"], curve.hard or 0.0),
+    ]
+    return _interpolate(points, difficulty)
+
+
+def _interpolate(points: list[tuple[float, float]], difficulty: float) -> float:
     if difficulty <= points[0][0]:
         return points[0][1]
     for (d0, q0), (d1, q1) in itertools.pairwise(points):
@@ -65,21 +68,44 @@ def interpolate_quality(curve: QualityCurve, difficulty: float) -> float:
     return points[-1][1]
 
 
-def prior_quality(candidate: Candidate, difficulty: float) -> float:
-    """The uncalibrated prior: the strategy type's bucket values, nudged up by more compute."""
-    easy, medium, hard = _PRIORS.get(candidate.strategy_type, _PRIORS["single_pass"])
-    base = interpolate_quality(QualityCurve(easy=easy, medium=medium, hard=hard), difficulty)
+def _prior_points(strategy_type: str) -> list[tuple[float, float]]:
+    easy, medium, hard = _PRIORS.get(strategy_type, _PRIORS["single_pass"])
+    return [(BUCKET_CENTRES["easy"], easy), (BUCKET_CENTRES["medium"], medium), (BUCKET_CENTRES["hard"], hard)]
+
+
+def _compute_bonus(candidate: Candidate) -> float:
     scale = {"n": 4, "thinking_budget": 256, "rounds": 2, "beam_width": 2, "draft_tokens": 64}
     bonus = 0.0
     for name, reference in scale.items():
         value = candidate.params.get(name)
         if isinstance(value, int | float) and value > 0:
             bonus += 0.03 * math.log2(value / reference)
-    return min(0.99, max(0.0, base + bonus * (1.0 - base)))
+    return bonus
+
+
+def prior_quality(candidate: Candidate, difficulty: float) -> float:
+    """The uncalibrated prior: the strategy type's bucket values, nudged up by more compute."""
+    base = _interpolate(_prior_points(candidate.strategy_type), difficulty)
+    return min(0.99, max(0.0, base + _compute_bonus(candidate) * (1.0 - base)))
+
+
+@dataclass(frozen=True)
+class _Static:
+    """Everything about a candidate's prediction that does not depend on the request."""
+
+    points: list[tuple[float, float]]
+    prior_bonus: float | None
+    mean_tokens: float
+    p95_tokens: float
+    latency_p50: float | None
+    latency_p95: float | None
+    speed: SpeedModel
+    price: Price
+    source: str
 
 
 class Predictor:
-    """Predictions for candidates of one policy; profiles are indexed once."""
+    """Predictions for candidates of one policy; per-candidate constants are computed once."""
 
     def __init__(self, policy: Policy, price_lookup: Callable[[str], Price | None] | None = None) -> None:
         self._policy = policy
@@ -87,6 +113,18 @@ class Predictor:
             f"{p.strategy}{params_key(p.params)}": p for p in policy.profiles
         }
         self._price_lookup = price_lookup
+        self._static: dict[tuple[str, int], _Static] = {}
+        self._candidates: dict[tuple[tuple[str, ...], int], list[Candidate]] = {}
+
+    def candidates(self, strategies: Sequence[str], answer_tokens: int) -> list[Candidate]:
+        """The route's candidates, expanded once per (strategies, answer cap)."""
+        key = (tuple(strategies), answer_tokens)
+        found = self._candidates.get(key)
+        if found is None:
+            if len(self._candidates) > 4096:
+                self._candidates.clear()
+            found = self._candidates[key] = expand_candidates(self._policy, strategies, answer_tokens)
+        return found
 
     def profile(self, candidate: Candidate) -> ProfileEntry | None:
         return self._profiles.get(candidate.key)
@@ -98,31 +136,53 @@ class Predictor:
         looked_up = self._price_lookup(backend) if self._price_lookup else None
         return looked_up or Price()
 
-    def predict(self, candidate: Candidate, difficulty: float, prompt_tokens: int) -> Prediction:
+    def _static_for(self, candidate: Candidate) -> _Static:
+        key = (candidate.key, candidate.shape.token_cap)
+        static = self._static.get(key)
+        if static is not None:
+            return static
         profile = self.profile(candidate)
-        shape = candidate.shape
-        if profile is not None:
-            quality, source = interpolate_quality(profile.quality, difficulty), "profile"
-        else:
-            quality, source = prior_quality(candidate, difficulty), "prior"
-        cap = shape.token_cap
-        mean_tokens = shape.expected_fraction * cap
-        p95_tokens = float(cap)
+        cap = candidate.shape.token_cap
+        mean, p95 = candidate.shape.expected_fraction * cap, float(cap)
         if profile is not None and profile.completion_tokens_mean is not None:
-            mean_tokens = min(profile.completion_tokens_mean, cap)
-            p95_tokens = min(profile.completion_tokens_p95 or cap, cap)
-        speed = self._policy.backends[candidate.backend].speed
+            mean = min(profile.completion_tokens_mean, cap)
+            p95 = min(profile.completion_tokens_p95 or cap, cap)
+        if profile is not None:
+            curve = profile.quality
+            points = sorted(curve.points) if curve.points else [
+                (BUCKET_CENTRES["easy"], curve.easy or 0.0),
+                (BUCKET_CENTRES["medium"], curve.medium or 0.0),
+                (BUCKET_CENTRES["hard"], curve.hard or 0.0),
+            ]  # fmt: skip
+            bonus, source = None, "profile"
+        else:
+            points, bonus, source = _prior_points(candidate.strategy_type), _compute_bonus(candidate), "prior"
+        static = _Static(
+            points, bonus, mean, p95,
+            profile.latency_ms_p50 if profile else None, profile.latency_ms_p95 if profile else None,
+            self._policy.backends[candidate.backend].speed, self._price(candidate.backend), source,
+        )  # fmt: skip
+        self._static[key] = static
+        return static
+
+    def predict(self, candidate: Candidate, difficulty: float, prompt_tokens: int) -> Prediction:
+        static = self._static_for(candidate)
+        shape = candidate.shape
+        quality = _interpolate(static.points, difficulty)
+        if static.prior_bonus is not None:
+            quality = min(0.99, max(0.0, quality + static.prior_bonus * (1.0 - quality)))
         rounds, per_round = shape.rounds, shape.sequences_per_round
-        p50 = self._latency_ms(speed, rounds, per_round, prompt_tokens, mean_tokens / shape.sequences)
-        p95 = self._latency_ms(speed, rounds, per_round, prompt_tokens, p95_tokens / shape.sequences)
-        if profile is not None and profile.latency_ms_p50 is not None:
-            p50 = profile.latency_ms_p50
-        if profile is not None and profile.latency_ms_p95 is not None:
-            p95 = max(profile.latency_ms_p95, p50)
-        price = self._price(candidate.backend)
-        cost = self._cost(price, shape.calls * prompt_tokens, mean_tokens, p50)
-        worst = self._cost(price, shape.calls * prompt_tokens, cap, p95)
-        return Prediction(quality, p50, p95, cost, worst, mean_tokens, source)
+        p50 = static.latency_p50
+        if p50 is None:
+            p50 = self._latency_ms(static.speed, rounds, per_round, prompt_tokens, static.mean_tokens / shape.sequences)
+        p95 = static.latency_p95
+        if p95 is None:
+            p95 = self._latency_ms(static.speed, rounds, per_round, prompt_tokens, static.p95_tokens / shape.sequences)
+        p95 = max(p95, p50)
+        prompt_total = shape.calls * prompt_tokens
+        cost = self._cost(static.price, prompt_total, static.mean_tokens, p50)
+        worst = self._cost(static.price, prompt_total, shape.token_cap, p95)
+        return Prediction(quality, p50, p95, cost, worst, static.mean_tokens, static.source)
 
     @staticmethod
     def _latency_ms(speed: SpeedModel, rounds: int, per_round: int, prompt_tokens: int, tokens_per_seq: float) -> float:
@@ -135,4 +195,3 @@ class Predictor:
     def _cost(price: Price, prompt_tokens: float, completion_tokens: float, latency_ms: float) -> float:
         tokens = prompt_tokens * price.input_per_mtok + completion_tokens * price.output_per_mtok
         return tokens / 1e6 + price.gpu_second_usd * latency_ms / 1000.0
-
