@@ -14,6 +14,7 @@ from router.api.protocol import ChatCompletionRequest
 from router.backends.base import GenerationRequest, StreamChunk, Usage
 from router.difficulty import DifficultyEstimate, DifficultyService
 from router.errors import InvalidRequest, ModelNotFound
+from router.execution import plan_from, strategy_context
 from router.planner import Decision, plan
 from router.planner.slo import SLO_HEADERS, resolve_slo
 from router.planner.tokens import estimate_prompt_tokens
@@ -93,15 +94,7 @@ class ChatService:
         timeout_s = runtime.policy.limits.request_timeout_s
         if decision.slo.latency_ms is not None:
             timeout_s = min(timeout_s, decision.slo.latency_ms / 1000.0)
-        plan_ = Plan(
-            strategy=candidate.strategy,
-            strategy_type=candidate.strategy_type,
-            params=dict(candidate.params),
-            max_tokens=candidate.shape.answer_tokens,
-            token_cap=candidate.shape.token_cap,
-            deadline=arrived + timeout_s,
-            rule=decision.rule,
-        )
+        plan_ = plan_from(candidate, deadline=arrived + timeout_s, rule=decision.rule)
         prepared = PreparedChat(
             body, runtime, body.model, route, generation, plan_, decision, difficulty, request_id, tenant,
             started=arrived,
@@ -131,14 +124,9 @@ class ChatService:
             logprobs=bool(body.logprobs),
         )
 
-    def _context(self, prepared: PreparedChat) -> StrategyContext:
-        runtime, plan = prepared.runtime, prepared.plan
-        config = runtime.policy.strategies[plan.strategy]
-        generation = prepared.generation.with_(max_tokens=plan.max_tokens)
-        if generation.temperature == 0.0 and config.temperature:
-            generation = generation.with_(temperature=config.temperature)
-        backend = runtime.backends[config.backend]
-        return StrategyContext(generation, plan, backend, runtime.backends, config)
+    @staticmethod
+    def _context(prepared: PreparedChat) -> StrategyContext:
+        return strategy_context(prepared.runtime, prepared.plan, prepared.generation)
 
     async def complete(self, prepared: PreparedChat) -> dict[str, Any]:
         """Run the plan ``n`` times (one per requested choice) and build a ChatCompletion."""
