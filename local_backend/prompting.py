@@ -17,8 +17,11 @@ __all__ = ["BASE_STOPS", "Prompt", "build_prompt", "scaffold_prompt"]
 
 
 class _Message(Protocol):
-    role: str
-    content: str
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
 
 
 _PREAMBLE = "The following are questions answered correctly and concisely."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -78,7 +78,7 @@ async def route_explain(body: ChatCompletionRequest, request: Request) -> JSONRe
     try:
         _, _, _, difficulty, decision = await service.decide(body, request.headers)
     except SLOUnsatisfiable as exc:
-        payload = dict(exc.details["decision"])  # type: ignore[arg-type]
+        payload = dict(cast(dict[str, Any], exc.details["decision"]))
         payload["error"] = error_body(exc.message, exc.error_type, exc.param, exc.code)["error"]
         return JSONResponse(payload)
     payload = decision.to_json()

@@ -203,7 +203,7 @@ def _choice(index: int, result: StrategyResult) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": completion.text}
     if completion.reasoning:
         message["reasoning_content"] = completion.reasoning
-    logprobs = None
+    logprobs: dict[str, Any] | None = None
     if completion.logprobs is not None:
         logprobs = {"content": [{"token": "", "logprob": lp, "bytes": None, "top_logprobs": []}
                                 for lp in completion.logprobs]}  # fmt: skip

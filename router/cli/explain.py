@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -84,7 +84,7 @@ def explain_command(
     try:
         payload = asyncio.run(_decide(policy, body))
     except SLOUnsatisfiable as exc:
-        payload = dict(exc.details["decision"])  # type: ignore[arg-type]
+        payload = dict(cast(dict[str, Any], exc.details["decision"]))
         payload["error"] = {"message": exc.message, "code": exc.code}
         code = EXIT_UNSATISFIABLE
     except (PolicyError, RequestError) as exc:
