@@ -15,6 +15,16 @@ def _registered(module: str, attribute: str) -> set[str] | None:
     return set(registry)
 
 
+def _check_rule_params(path: str, rule: str, params: dict[str, float | int]) -> list[str]:
+    from router.stopping import build_rule
+
+    try:
+        build_rule(rule, params)
+    except ValueError as exc:
+        return [f"{path}: {exc}"]
+    return []
+
+
 def check_component_names(policy: Policy) -> list[str]:
     """``path: message`` lines for unavailable strategy types and unknown verifier or stopping-rule names."""
     verifiers = _registered("router.verifiers", "VERIFIERS")
@@ -32,4 +42,6 @@ def check_component_names(policy: Policy) -> list[str]:
             if rules is not None and rule.rule not in rules:
                 path = f"strategies.{name}.stopping[{i}].rule"
                 errors.append(f"{path}: unknown stopping rule {rule.rule!r} (known: {sorted(rules)})")
+            elif rules is not None:
+                errors.extend(_check_rule_params(f"strategies.{name}.stopping[{i}].params", rule.rule, rule.params))
     return errors

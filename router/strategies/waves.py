@@ -1,0 +1,76 @@
+"""Draw samples in waves under a deadline and a token cap; shared by the sampling strategies.
+
+A wave asks the backend for ``k`` samples at once (one call with ``n=k`` where the backend
+supports it, ``k`` parallel calls otherwise). Before each wave the sampler checks that the
+deadline has not passed and that a full wave still fits under the plan's token cap; a wave cut
+off by the deadline is cancelled, so it stops consuming compute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from router.backends.base import Backend, Completion, GenerationRequest, GenerationResult, Usage
+from router.strategies.base import Plan
+
+__all__ = ["WaveSampler"]
+
+
+@dataclass
+class WaveSampler:
+    """Accumulates samples and usage across waves for one request."""
+
+    backend: Backend
+    request: GenerationRequest
+    plan: Plan
+    samples: list[Completion] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    waves: int = 0
+    stop_reason: str | None = None
+
+    @property
+    def tokens_used(self) -> int:
+        return self.usage.completion_tokens
+
+    def can_draw(self, k: int) -> bool:
+        """Whether a wave of ``k`` more samples fits the deadline and the token cap; sets ``stop_reason``."""
+        remaining = self.plan.remaining_s()
+        if remaining is not None and remaining <= 0:
+            self.stop_reason = "deadline"
+            return False
+        if self.tokens_used + k * self.request.max_tokens > self.plan.token_cap:
+            self.stop_reason = "token_cap"
+            return False
+        return True
+
+    async def draw(self, k: int) -> list[Completion]:
+        """One wave of ``k`` samples; returns [] (and sets ``stop_reason``) if the deadline cuts it off."""
+        seed = None if self.request.seed is None else self.request.seed + self.waves
+        request = self.request.with_(n=k, seed=seed, deadline=self.plan.deadline)
+        remaining = self.plan.remaining_s()
+        try:
+            async with asyncio.timeout(remaining):
+                results = await self._call(request, k)
+        except TimeoutError:
+            self.stop_reason = "deadline"
+            return []
+        self.waves += 1
+        new: list[Completion] = []
+        for result in results:
+            self.usage = self.usage + result.usage
+            new.extend(result.completions)
+        if any(c.finish_reason == "deadline" for c in new):
+            self.stop_reason = "deadline"
+        self.samples.extend(new)
+        return new
+
+    async def _call(self, request: GenerationRequest, k: int) -> list[GenerationResult]:
+        if self.backend.capabilities.native_n or k == 1:
+            return [await self.backend.generate(request)]
+        single = request.with_(n=1)
+        seeds = [None if single.seed is None else single.seed + i for i in range(k)]
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self.backend.generate(single.with_(seed=seed))) for seed in seeds]
+        return [t.result() for t in tasks]
+
