@@ -18,8 +18,10 @@ from tests.router.strategies.helpers import context
 
 
 def _bon(**overrides: object) -> BestOfNConfig:
-    base: dict[str, object] = {"type": "best_of_n", "backend": "local", "n_values": [16], "wave_size": 4,
-                               "min_samples": 2, "stopping": [StoppingRuleConfig(rule="beta", params={"confidence": 0.95})]}  # fmt: skip
+    beta = StoppingRuleConfig(rule="beta", params={"confidence": 0.95})
+    base: dict[str, object] = {
+        "type": "best_of_n", "backend": "local", "n_values": [16], "wave_size": 4, "min_samples": 2, "stopping": [beta],
+    }  # fmt: skip
     return BestOfNConfig.model_validate({**base, **overrides})
 
 
