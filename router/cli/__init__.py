@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from classifiers.cli import classifier_app, classify_command
 from router.cli.explain import explain_command
 from router.cli.policy import policy_app
 from router.cli.serve import serve_command
@@ -19,6 +20,8 @@ app = typer.Typer(
 app.command("serve")(serve_command)
 app.command("explain")(explain_command)
 app.add_typer(policy_app, name="policy")
+app.command("classify")(classify_command)
+app.add_typer(classifier_app, name="classifier")
 
 
 @app.callback()
