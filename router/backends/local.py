@@ -36,7 +36,7 @@ __all__ = ["LocalBackend"]
 class LocalBackend:
     """Serves :class:`GenerationRequest` from a :class:`local_backend.engine.LocalEngine`."""
 
-    capabilities = BackendCapabilities(native_n=True, budget_forcing=True, stepwise=True)
+    capabilities = BackendCapabilities(native_n=True)
 
     def __init__(self, name: str, config: LocalBackendConfig) -> None:
         self.name = name

@@ -1,0 +1,58 @@
+"""Each strategy of the default policy end to end on the real bundled model, with short budgets."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+pytestmark = pytest.mark.model
+
+QUESTION = [{"role": "user", "content": "What is 7 + 8?"}]
+
+
+def _client(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="anything")
+
+
+def test_best_of_n_votes_over_real_samples(model_server: str) -> None:
+    raw = _client(model_server).chat.completions.with_raw_response.create(
+        model="auto", messages=QUESTION, max_tokens=8, extra_headers={"x-thinkroute-strategy": "vote"}, seed=1
+    )
+    completion = raw.parse()
+    samples = int(raw.headers["x-thinkroute-samples"])
+    assert raw.headers["x-thinkroute-strategy"] == "vote"
+    assert 4 <= samples <= 8 and samples % 4 == 0
+    assert raw.headers["x-thinkroute-stop-reason"] in ("beta", "n_max", "token_cap")
+    assert completion.usage is not None and completion.usage.completion_tokens <= samples * 8
+    assert (completion.choices[0].message.content or "").strip()
+
+
+def test_bounded_reasoning_stays_within_its_budget(model_server: str) -> None:
+    raw = _client(model_server).chat.completions.with_raw_response.create(
+        model="auto", messages=QUESTION, max_tokens=16, extra_headers={"x-thinkroute-strategy": "think"}
+    )
+    completion = raw.parse()
+    assert raw.headers["x-thinkroute-strategy"] == "think"
+    usage = completion.usage
+    assert usage is not None and 0 < usage.completion_tokens <= 96 + 16
+    assert usage.completion_tokens_details is not None
+    assert usage.completion_tokens_details.reasoning_tokens <= usage.completion_tokens
+
+
+def test_the_planner_escalates_when_the_quality_bar_rises(model_server: str) -> None:
+    client = _client(model_server)
+    cheap = client.chat.completions.with_raw_response.create(model="auto", messages=QUESTION, max_tokens=4)
+    assert cheap.headers["x-thinkroute-strategy"] == "single"
+    strict = client.chat.completions.with_raw_response.create(
+        model="auto", messages=QUESTION, max_tokens=4, extra_headers={"x-thinkroute-min-quality": "0.92"}
+    )
+    assert strict.headers["x-thinkroute-strategy"] in ("think", "vote")
+    assert float(strict.headers["x-thinkroute-difficulty"]) == float(cheap.headers["x-thinkroute-difficulty"])
+
+
+def test_streaming_a_search_strategy_streams_the_winner(model_server: str) -> None:
+    stream = _client(model_server).chat.completions.create(
+        model="auto", messages=QUESTION, max_tokens=6, stream=True, extra_headers={"x-thinkroute-strategy": "vote"}
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text.strip()
