@@ -119,9 +119,12 @@ def leave_one_family_out(rows: Sequence[Example], predictor: Predictor) -> tuple
         inside = np.asarray([family_of(r["source"]) == family for r in rows])
         labels = np.asarray([r["label"] for r in rows])
         hard_in, easy_in = inside & (labels == "hard"), inside & (labels == "easy")
-        hard = hard_in | (~inside & (labels == "hard") & easy_in.any())
-        easy = easy_in | (~inside & (labels == "easy") & hard_in.any())
-        if hard_in.any() or easy_in.any():
+        if hard_in.any() and easy_in.any():  # both kinds held out: rank them against each other
+            hard, easy = hard_in, easy_in
+        else:  # one kind held out: rank it against the other families' out-of-family rows of the other kind
+            hard = hard_in | (~inside & (labels == "hard") & easy_in.any())
+            easy = easy_in | (~inside & (labels == "easy") & hard_in.any())
+        if hard.any() and easy.any():
             mask = hard | easy
             per_family[family] = float(roc_auc_score(hard[mask], scores[mask]))
     return pooled, per_family

@@ -13,12 +13,14 @@ from fastapi import FastAPI
 from router import __version__
 from router.api.errors import install_error_handlers
 from router.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from router.api.observability import observability_router
 from router.api.routes import api_router
 from router.api.serving import ChatService
 from router.difficulty import DifficultyService
 from router.policy import Policy, load_policy
 from router.policy.reload import PolicyReloader
 from router.runtime import BackendFactory, BackendPool, Runtime
+from router.telemetry import Telemetry, TelemetryMiddleware
 
 __all__ = ["create_app"]
 
@@ -31,12 +33,14 @@ def create_app(
     wait_for_backends: bool = False,
     backend_factories: Mapping[str, BackendFactory] | None = None,
     reload_interval_s: float = 1.0,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """Build the router app for a policy (object or file path; a path enables hot reload).
 
     With ``wait_for_backends`` the lifespan blocks until models are loaded; otherwise the app
     serves ``/healthz`` at once and ``/readyz`` turns 200 when loading finishes.
     ``backend_factories`` replaces backend constructors by policy type (tests, embedding).
+    ``telemetry`` replaces the one built from the policy's ``telemetry`` section (tests inject exporters).
     """
     policy_path = None if isinstance(policy, Policy) else Path(policy)
     initial = policy if isinstance(policy, Policy) else load_policy(policy)
@@ -46,7 +50,10 @@ def create_app(
         difficulty = await anyio.to_thread.run_sync(
             DifficultyService.load, initial.classifier.enabled, initial.classifier.model_path
         )
-        app.state.chat_service = ChatService(lambda: app.state.runtime, difficulty)
+        tel = telemetry or Telemetry.create(initial.telemetry)
+        app.state.telemetry = tel
+        tel.watch_backends(lambda: app.state.runtime.backends)
+        app.state.chat_service = ChatService(lambda: app.state.runtime, difficulty, tel)
         pool = BackendPool(backend_factories)
         runtime = pool.build(initial)
         app.state.runtime = runtime
@@ -69,11 +76,15 @@ def create_app(
                 await reloader.stop()
             await difficulty.aclose()
             await pool.aclose()
+            if telemetry is None:
+                tel.shutdown()
 
     app = FastAPI(title="thinkroute", version=__version__, lifespan=lifespan)
     app.include_router(api_router)
+    app.include_router(observability_router)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=lambda: _body_limit(app, initial))
+    app.add_middleware(TelemetryMiddleware, telemetry=lambda: getattr(app.state, "telemetry", None))
     app.add_middleware(RequestIdMiddleware)
     return app
 

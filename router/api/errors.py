@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from router.errors import ThinkrouteError
+from router.telemetry.redact import redact
 
 __all__ = ["error_body", "install_error_handlers"]
 
@@ -18,8 +19,8 @@ log = logging.getLogger("thinkroute.api")
 
 
 def error_body(message: str, error_type: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
-    """The OpenAI error object."""
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+    """The OpenAI error object; credentials in ``message`` (e.g. echoed by an upstream) are redacted."""
+    return {"error": {"message": redact(message), "type": error_type, "param": param, "code": code}}
 
 
 def _request_id(request: Request) -> str:

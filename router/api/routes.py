@@ -13,6 +13,7 @@ from router.api.protocol import ChatCompletionRequest
 from router.api.serving import ChatService, PreparedChat
 from router.errors import SLOUnsatisfiable, ThinkrouteError
 from router.runtime import Runtime
+from router.telemetry import current_outcome
 
 __all__ = ["api_router"]
 
@@ -94,5 +95,6 @@ async def _guarded_stream(service: ChatService, prepared: PreparedChat) -> Async
     except ThinkrouteError as exc:
         import json
 
+        current_outcome().error_type = exc.code or exc.error_type
         yield f"data: {json.dumps(error_body(exc.message, exc.error_type, exc.param, exc.code))}\n\n"
         yield "data: [DONE]\n\n"

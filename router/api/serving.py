@@ -21,6 +21,7 @@ from router.planner.tokens import estimate_prompt_tokens
 from router.policy.schema import RouteConfig
 from router.runtime import Runtime
 from router.strategies import Plan, Progress, StrategyContext, StrategyResult
+from router.telemetry import Telemetry, current_outcome
 
 __all__ = ["ChatService", "PreparedChat"]
 
@@ -50,9 +51,12 @@ class PreparedChat:
 class ChatService:
     """Turns chat requests into plans and plans into OpenAI-shaped responses."""
 
-    def __init__(self, runtime_getter: Callable[[], Runtime], difficulty: DifficultyService) -> None:
+    def __init__(
+        self, runtime_getter: Callable[[], Runtime], difficulty: DifficultyService, telemetry: Telemetry | None = None
+    ) -> None:
         self._runtime = runtime_getter
         self.difficulty = difficulty
+        self.telemetry = telemetry or Telemetry.noop()
 
     async def decide(
         self, body: ChatCompletionRequest, headers: Mapping[str, str], tenant: str | None = None
@@ -65,6 +69,7 @@ class ChatService:
         if route is None or (allowed is not None and body.model not in allowed):
             known = ", ".join(sorted(runtime.policy.routes))
             raise ModelNotFound(f"The model {body.model!r} does not exist (routes: {known}).", param="model")
+        current_outcome().note_route(body.model, tenant)
         generation = self._generation_request(body, route, runtime)
         body_slo = body.thinkroute.model_dump() if body.thinkroute else None
         slo = resolve_slo(headers, body_slo, tenant_policy.slo if tenant_policy else None, route.slo)
@@ -77,10 +82,13 @@ class ChatService:
                     param=param,
                 )
             strategies = [slo.strategy]
-        difficulty = await self.difficulty.score(generation.messages)
-        candidates = runtime.predictor.candidates(strategies, generation.max_tokens)
-        prompt_tokens = estimate_prompt_tokens(generation.messages)
-        decision = plan(candidates, runtime.predictor, slo, difficulty.difficulty, prompt_tokens)
+        with self.telemetry.stage("classify"):
+            difficulty = await self.difficulty.score(generation.messages)
+        with self.telemetry.stage("plan") as span:
+            candidates = runtime.predictor.candidates(strategies, generation.max_tokens)
+            prompt_tokens = estimate_prompt_tokens(generation.messages)
+            decision = plan(candidates, runtime.predictor, slo, difficulty.difficulty, prompt_tokens)
+            span.set_attribute("thinkroute.decision.rule", decision.rule)
         return runtime, route, generation, difficulty, decision
 
     async def prepare(
@@ -101,6 +109,9 @@ class ChatService:
         )  # fmt: skip
         prepared.headers["x-thinkroute-strategy"] = plan_.strategy
         prepared.headers["x-thinkroute-difficulty"] = f"{difficulty.difficulty:.3f}"
+        current_outcome().note_decision(body.model, tenant, decision, difficulty, plan_, stream=body.stream)
+        # telemetry hooks: wrap the budget reservation in `with self.telemetry.stage("reserve"):` and the
+        # settlement (after the strategy ran) in `with self.telemetry.stage("settle"):`.
         return prepared
 
     @staticmethod
@@ -124,16 +135,18 @@ class ChatService:
             logprobs=bool(body.logprobs),
         )
 
-    @staticmethod
-    def _context(prepared: PreparedChat) -> StrategyContext:
-        return strategy_context(prepared.runtime, prepared.plan, prepared.generation)
+    def _context(self, prepared: PreparedChat) -> StrategyContext:
+        ctx = strategy_context(prepared.runtime, prepared.plan, prepared.generation)
+        return self.telemetry.instrument_context(ctx)
 
     async def complete(self, prepared: PreparedChat) -> dict[str, Any]:
         """Run the plan ``n`` times (one per requested choice) and build a ChatCompletion."""
         strategy = prepared.runtime.strategies[prepared.plan.strategy]
         runs = [strategy.run(self._context(prepared)) for _ in range(prepared.request.n)]
-        results: list[StrategyResult] = list(await asyncio.gather(*runs))
+        with self.telemetry.stage(prepared.plan.strategy_type, _plan_attributes(prepared.plan)):
+            results: list[StrategyResult] = list(await asyncio.gather(*runs))
         usage = sum((r.usage for r in results), Usage())
+        current_outcome().note_result(usage, results)
         self._decision_headers(prepared, usage, results)
         model = prepared.route_name
         choices = [_choice(i, r) for i, r in enumerate(results)]
@@ -159,7 +172,10 @@ class ChatService:
         include_usage = bool(prepared.request.stream_options and prepared.request.stream_options.include_usage)
         yield _sse(self._chunk(prepared, {"role": "assistant", "content": ""}, None))
         result: StrategyResult | None = None
-        async for event in strategy.stream(self._context(prepared)):
+        outcome = current_outcome()
+        events = strategy.stream(self._context(prepared))
+        attributes = _plan_attributes(prepared.plan)
+        async for event in self.telemetry.traced_stream(prepared.plan.strategy_type, attributes, events):
             if isinstance(event, StrategyResult):
                 result = event
             elif isinstance(event, Progress):
@@ -170,8 +186,10 @@ class ChatService:
                     delta["reasoning_content"] = event.reasoning
                 if event.text:
                     delta["content"] = event.text
+                    outcome.note_first_token()
                 yield _sse(self._chunk(prepared, delta, None))
         assert result is not None, "a strategy stream must end with its result"
+        outcome.note_result(result.usage, [result])
         finish = _FINISH.get(result.completion.finish_reason, "stop")
         final = self._chunk(prepared, {}, finish)
         final["thinkroute"] = _decision_json(prepared, result)
@@ -192,6 +210,18 @@ class ChatService:
             "model": prepared.route_name,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
+
+
+def _plan_attributes(plan: Plan) -> dict[str, Any]:
+    """The strategy span's attributes: which strategy, with which parameters and limits."""
+    return {
+        "thinkroute.strategy": plan.strategy,
+        "thinkroute.strategy.type": plan.strategy_type,
+        "thinkroute.plan.params": json.dumps(dict(plan.params), sort_keys=True, default=str),
+        "thinkroute.plan.max_tokens": plan.max_tokens,
+        "thinkroute.plan.token_cap": plan.token_cap,
+        "thinkroute.decision.rule": plan.rule,
+    }
 
 
 def _sse(payload: dict[str, Any]) -> str:

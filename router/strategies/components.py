@@ -8,6 +8,7 @@ from typing import Any
 from router.backends.base import GenerationRequest
 from router.stopping import SamplingState, build_rule, first_firing
 from router.strategies.base import StrategyContext
+from router.telemetry.instrument import traced_verifier
 from router.verifiers import VerificationTask, Verifier
 from router.verifiers import build_verifier as _build_verifier
 
@@ -18,7 +19,7 @@ def build_verifier(name: str, ctx: StrategyContext) -> Verifier:
     """The named verifier; ``llm_judge`` judges with the strategy's ``judge_backend`` or its own backend."""
     judge = getattr(ctx.config, "judge_backend", None)
     backend = ctx.backends.get(judge, ctx.backend) if judge else ctx.backend
-    return _build_verifier(name, backend)
+    return traced_verifier(_build_verifier(name, backend))
 
 
 def build_stopping(configs: Sequence[Any]) -> Callable[[SamplingState], str | None]:

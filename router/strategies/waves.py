@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from router.backends.base import Backend, Completion, GenerationRequest, GenerationResult, Usage
 from router.strategies.base import Plan
+from router.telemetry.context import span
 
 __all__ = ["WaveSampler"]
 
@@ -49,12 +50,14 @@ class WaveSampler:
         seed = None if self.request.seed is None else self.request.seed + self.waves
         request = self.request.with_(n=k, seed=seed, deadline=self.plan.deadline)
         remaining = self.plan.remaining_s()
-        try:
-            async with asyncio.timeout(remaining):
-                results = await self._call(request, k)
-        except TimeoutError:
-            self.stop_reason = "deadline"
-            return []
+        with span("wave", {"thinkroute.wave.index": self.waves, "thinkroute.wave.size": k}) as wave:
+            try:
+                async with asyncio.timeout(remaining):
+                    results = await self._call(request, k)
+            except TimeoutError:
+                self.stop_reason = "deadline"
+                wave.set_attribute("thinkroute.stop_reason", "deadline")
+                return []
         self.waves += 1
         new: list[Completion] = []
         for result in results:
@@ -73,4 +76,3 @@ class WaveSampler:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(self.backend.generate(single.with_(seed=seed))) for seed in seeds]
         return [t.result() for t in tasks]
-
