@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,11 +12,13 @@ import anyio
 from fastapi import FastAPI
 
 from router import __version__
+from router.api.admin import admin_router
 from router.api.errors import install_error_handlers
 from router.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from router.api.observability import observability_router
 from router.api.routes import api_router
 from router.api.serving import ChatService
+from router.budgets import BudgetService
 from router.difficulty import DifficultyService
 from router.policy import Policy, load_policy
 from router.policy.reload import PolicyReloader
@@ -53,7 +56,11 @@ def create_app(
         tel = telemetry or Telemetry.create(initial.telemetry)
         app.state.telemetry = tel
         tel.watch_backends(lambda: app.state.runtime.backends)
-        app.state.chat_service = ChatService(lambda: app.state.runtime, difficulty, tel)
+        budgets = BudgetService.create(initial)
+        budgets.start()
+        tel.redact.add(*_declared_secrets())
+        app.state.budgets = budgets
+        app.state.chat_service = ChatService(lambda: app.state.runtime, difficulty, tel, budgets)
         pool = BackendPool(backend_factories)
         runtime = pool.build(initial)
         app.state.runtime = runtime
@@ -75,6 +82,7 @@ def create_app(
             if reloader is not None:
                 await reloader.stop()
             await difficulty.aclose()
+            await budgets.aclose()
             await pool.aclose()
             if telemetry is None:
                 tel.shutdown()
@@ -82,6 +90,7 @@ def create_app(
     app = FastAPI(title="thinkroute", version=__version__, lifespan=lifespan)
     app.include_router(api_router)
     app.include_router(observability_router)
+    app.include_router(admin_router)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=lambda: _body_limit(app, initial))
     app.add_middleware(TelemetryMiddleware, telemetry=lambda: getattr(app.state, "telemetry", None))
@@ -94,7 +103,13 @@ async def _install(app: FastAPI, pool: BackendPool, policy: Policy) -> int:
     runtime = pool.build(policy, version=app.state.runtime.version + 1)
     await pool.activate(runtime, wait=True)
     app.state.runtime = runtime
+    app.state.budgets.update_policy(policy)
     return runtime.version
+
+
+def _declared_secrets() -> list[str]:
+    admin = os.environ.get("THINKROUTE_ADMIN_KEY")
+    return [admin] if admin else []
 
 
 def _body_limit(app: FastAPI, initial: Policy) -> int:

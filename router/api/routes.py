@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -61,7 +63,8 @@ async def list_models(request: Request) -> dict[str, Any]:
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> JSONResponse | StreamingResponse:
     """OpenAI chat completions; ``stream: true`` answers with server-sent events."""
     service = _service(request)
-    prepared = await service.prepare(body, request.headers, request.state.request_id)
+    tenant = await request.app.state.budgets.authenticate(request.headers.get("authorization"))
+    prepared = await service.prepare(body, request.headers, request.state.request_id, tenant)
     if body.stream:
         return StreamingResponse(
             _guarded_stream(service, prepared),
@@ -76,8 +79,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> JSO
 async def route_explain(body: ChatCompletionRequest, request: Request) -> JSONResponse:
     """The decision for a chat request (difficulty, every candidate, the choice and its rule), not executed."""
     service = _service(request)
+    tenant = await request.app.state.budgets.authenticate(request.headers.get("authorization"))
     try:
-        _, _, _, difficulty, decision = await service.decide(body, request.headers)
+        _, _, _, difficulty, decision = await service.decide(body, request.headers, tenant)
     except SLOUnsatisfiable as exc:
         payload = dict(cast(dict[str, Any], exc.details["decision"]))
         payload["error"] = error_body(exc.message, exc.error_type, exc.param, exc.code)["error"]
@@ -98,3 +102,6 @@ async def _guarded_stream(service: ChatService, prepared: PreparedChat) -> Async
         current_outcome().error_type = exc.code or exc.error_type
         yield f"data: {json.dumps(error_body(exc.message, exc.error_type, exc.param, exc.code))}\n\n"
         yield "data: [DONE]\n\n"
+    finally:  # also on client disconnect: charge what was spent, release the rest
+        with contextlib.suppress(Exception):
+            await asyncio.shield(service.settle(prepared))

@@ -7,15 +7,19 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from router.api.protocol import ChatCompletionRequest
 from router.backends.base import GenerationRequest, StreamChunk, Usage
+from router.budgets import BudgetService, Cost
+from router.budgets.metering import MeteredBackend, SpendMeter
+from router.budgets.service import Ticket
+from router.budgets.stores import StoreUnavailable
 from router.difficulty import DifficultyEstimate, DifficultyService
-from router.errors import InvalidRequest, ModelNotFound
+from router.errors import BudgetExceeded, InvalidRequest, ModelNotFound, RateLimited, SLOUnsatisfiable
 from router.execution import plan_from, strategy_context
-from router.planner import Decision, plan
+from router.planner import SLO, Candidate, Decision, plan
 from router.planner.slo import SLO_HEADERS, resolve_slo
 from router.planner.tokens import estimate_prompt_tokens
 from router.policy.schema import RouteConfig
@@ -46,17 +50,24 @@ class PreparedChat:
     created: int = field(default_factory=lambda: int(time.time()))
     completion_id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex[:24]}")
     started: float = field(default_factory=time.monotonic)
+    ticket: Ticket | None = None
+    spent: SpendMeter = field(default_factory=SpendMeter)
 
 
 class ChatService:
     """Turns chat requests into plans and plans into OpenAI-shaped responses."""
 
     def __init__(
-        self, runtime_getter: Callable[[], Runtime], difficulty: DifficultyService, telemetry: Telemetry | None = None
+        self,
+        runtime_getter: Callable[[], Runtime],
+        difficulty: DifficultyService,
+        telemetry: Telemetry | None = None,
+        budgets: BudgetService | None = None,
     ) -> None:
         self._runtime = runtime_getter
         self.difficulty = difficulty
         self.telemetry = telemetry or Telemetry.noop()
+        self.budgets = budgets
 
     async def decide(
         self, body: ChatCompletionRequest, headers: Mapping[str, str], tenant: str | None = None
@@ -84,10 +95,14 @@ class ChatService:
             strategies = [slo.strategy]
         with self.telemetry.stage("classify"):
             difficulty = await self.difficulty.score(generation.messages)
+        budget_left = None
+        if self.budgets is not None and tenant is not None and self.budgets.config.downgrade_on_budget:
+            budget_left = await self._budget_left(tenant, body.n)
         with self.telemetry.stage("plan") as span:
             candidates = runtime.predictor.candidates(strategies, generation.max_tokens)
             prompt_tokens = estimate_prompt_tokens(generation.messages)
-            decision = plan(candidates, runtime.predictor, slo, difficulty.difficulty, prompt_tokens)
+            decision = self._plan_within_budget(candidates, runtime, slo, difficulty.difficulty, prompt_tokens,
+                                                budget_left, tenant)  # fmt: skip
             span.set_attribute("thinkroute.decision.rule", decision.rule)
         return runtime, route, generation, difficulty, decision
 
@@ -110,9 +125,50 @@ class ChatService:
         prepared.headers["x-thinkroute-strategy"] = plan_.strategy
         prepared.headers["x-thinkroute-difficulty"] = f"{difficulty.difficulty:.3f}"
         current_outcome().note_decision(body.model, tenant, decision, difficulty, plan_, stream=body.stream)
-        # telemetry hooks: wrap the budget reservation in `with self.telemetry.stage("reserve"):` and the
-        # settlement (after the strategy ran) in `with self.telemetry.stage("settle"):`.
+        if self.budgets is not None and tenant is not None:
+            prompt_tokens = estimate_prompt_tokens(generation.messages)
+            worst_tokens = candidate.shape.token_cap + candidate.shape.calls * prompt_tokens
+            worst = Cost(usd=chosen.prediction.worst_cost_usd * body.n, tokens=worst_tokens * body.n)
+            with self.telemetry.stage("reserve"):
+                try:
+                    prepared.ticket = await self.budgets.reserve(tenant, worst)
+                except (BudgetExceeded, RateLimited) as exc:
+                    self.telemetry.record_budget_rejection(tenant, exc.code or "budget")
+                    raise
         return prepared
+
+    @staticmethod
+    def _plan_within_budget(
+        candidates: list[Candidate], runtime: Runtime, slo: SLO, difficulty: float, prompt_tokens: int,
+        budget_left: float | None, tenant: str | None,
+    ) -> Decision:  # fmt: skip
+        """Plan under the remaining budget; when only the budget rules every plan out, that is a 402."""
+        try:
+            return plan(candidates, runtime.predictor, slo, difficulty, prompt_tokens, budget_left_usd=budget_left)
+        except SLOUnsatisfiable:
+            if budget_left is None:
+                raise
+            plan(candidates, runtime.predictor, slo, difficulty, prompt_tokens)  # re-raises if the SLO itself fails
+            raise BudgetExceeded(
+                f"Tenant {tenant!r} has ${budget_left:.6f} left; no plan for this request fits it.",
+                details={"tenant": tenant, "remaining_usd": budget_left},
+            ) from None
+
+    async def _budget_left(self, tenant: str, n: int) -> float | None:
+        assert self.budgets is not None
+        try:
+            left = await self.budgets.remaining_usd(tenant)
+        except StoreUnavailable:
+            return None
+        return None if left is None else left / max(1, n)
+
+    async def settle(self, prepared: PreparedChat) -> None:
+        """Charge what the request actually spent (also after errors and disconnects); at most once."""
+        if self.budgets is None or prepared.ticket is None or prepared.ticket.settled:
+            return
+        usage = prepared.spent.usage
+        with self.telemetry.stage("settle"):
+            await self.budgets.settle(prepared.ticket, Cost(usd=usage.cost_usd, tokens=usage.total_tokens))
 
     @staticmethod
     def _generation_request(body: ChatCompletionRequest, route: RouteConfig, runtime: Runtime) -> GenerationRequest:
@@ -137,14 +193,19 @@ class ChatService:
 
     def _context(self, prepared: PreparedChat) -> StrategyContext:
         ctx = strategy_context(prepared.runtime, prepared.plan, prepared.generation)
+        metered = {name: MeteredBackend(b, prepared.spent) for name, b in ctx.backends.items()}
+        ctx = replace(ctx, backend=MeteredBackend(ctx.backend, prepared.spent), backends=metered)  # type: ignore[arg-type]
         return self.telemetry.instrument_context(ctx)
 
     async def complete(self, prepared: PreparedChat) -> dict[str, Any]:
         """Run the plan ``n`` times (one per requested choice) and build a ChatCompletion."""
         strategy = prepared.runtime.strategies[prepared.plan.strategy]
         runs = [strategy.run(self._context(prepared)) for _ in range(prepared.request.n)]
-        with self.telemetry.stage(prepared.plan.strategy_type, _plan_attributes(prepared.plan)):
-            results: list[StrategyResult] = list(await asyncio.gather(*runs))
+        try:
+            with self.telemetry.stage(prepared.plan.strategy_type, _plan_attributes(prepared.plan)):
+                results: list[StrategyResult] = list(await asyncio.gather(*runs))
+        finally:
+            await asyncio.shield(self.settle(prepared))
         usage = sum((r.usage for r in results), Usage())
         current_outcome().note_result(usage, results)
         self._decision_headers(prepared, usage, results)

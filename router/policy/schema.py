@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from router.budgets.config import BudgetLimit, BudgetsConfig
+
 __all__ = [
     "BackendConfig",
     "BeamSearchConfig",
@@ -215,10 +217,15 @@ class RouteConfig(StrictModel):
 
 
 class TenantPolicy(StrictModel):
-    """Per-tenant defaults declared in the policy (budgets and keys live in ``budgets``)."""
+    """A tenant: SLO defaults, allowed routes, budgets and rate limits, keys (as hashes), parent org."""
 
     slo: SLODefaults = SLODefaults()
     routes: list[str] | None = Field(None, description="Routes this tenant may call; all when unset.")
+    limits: list[BudgetLimit] = Field(default_factory=list)
+    rpm: int | None = Field(None, ge=1, description="Requests per minute.")
+    tpm: int | None = Field(None, ge=1, description="Tokens (prompt + completion, worst case) per minute.")
+    parent: str | None = Field(None, description="An org/team tenant whose limits also apply.")
+    api_key_hashes: list[str] = Field(default_factory=list, description="sha256 hex of keys (`thinkroute keys hash`).")
 
 
 class QualityCurve(StrictModel):
@@ -299,6 +306,7 @@ class Policy(StrictModel):
     telemetry: TelemetryConfig = TelemetryConfig()
     limits: LimitsConfig = LimitsConfig()
     server: ServerConfig = ServerConfig()
+    budgets: BudgetsConfig = BudgetsConfig()
 
     def check_references(self) -> list[str]:
         """Cross-reference errors as ``path: message`` lines (empty when consistent)."""
@@ -320,6 +328,8 @@ class Policy(StrictModel):
             if route.default_max_tokens > route.max_tokens_cap:
                 errors.append(f"routes.{name}.default_max_tokens: exceeds max_tokens_cap ({route.max_tokens_cap})")
         for name, tenant in self.tenants.items():
+            if tenant.parent is not None and tenant.parent not in self.tenants:
+                errors.append(f"tenants.{name}.parent: unknown tenant {tenant.parent!r}")
             for i, route_name in enumerate(tenant.routes or []):
                 if route_name not in self.routes:
                     errors.append(f"tenants.{name}.routes[{i}]: unknown route {route_name!r}")

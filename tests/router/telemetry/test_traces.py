@@ -22,7 +22,7 @@ async def test_best_of_n_request_produces_the_full_span_tree_and_attributes() ->
     wave = ("wave", [("chat local", [sample, sample, sample, sample])])
     assert tree(finished, root) == (
         "thinkroute.request",
-        [("classify", []), ("plan", []), ("best_of_n", [wave, ("verify", [])])],
+        [("classify", []), ("plan", []), ("reserve", []), ("best_of_n", [wave, ("verify", [])]), ("settle", [])],
     )
     attrs = root.attributes or {}
     body = response.json()
@@ -63,7 +63,7 @@ async def test_single_pass_stream_traces_the_strategy_and_time_to_first_token() 
     (root,) = by_name(finished, "thinkroute.request")
     assert tree(finished, root) == (
         "thinkroute.request",
-        [("classify", []), ("plan", []), ("single_pass", [("chat local", [])])],
+        [("classify", []), ("plan", []), ("reserve", []), ("single_pass", [("chat local", [])]), ("settle", [])],
     )
     attrs = root.attributes or {}
     assert attrs["thinkroute.stream"] is True and attrs["thinkroute.samples"] == 1
