@@ -194,7 +194,7 @@ class ChatService:
     def _context(self, prepared: PreparedChat) -> StrategyContext:
         ctx = strategy_context(prepared.runtime, prepared.plan, prepared.generation)
         metered = {name: MeteredBackend(b, prepared.spent) for name, b in ctx.backends.items()}
-        ctx = replace(ctx, backend=MeteredBackend(ctx.backend, prepared.spent), backends=metered)  # type: ignore[arg-type]
+        ctx = replace(ctx, backend=MeteredBackend(ctx.backend, prepared.spent), backends=metered)
         return self.telemetry.instrument_context(ctx)
 
     async def complete(self, prepared: PreparedChat) -> dict[str, Any]:

@@ -20,7 +20,7 @@ __all__ = ["BetaRule", "PlateauRule", "WindowRule", "majority_stays_probability"
 def majority_stays_probability(v1: int, v2: int) -> float:
     """P(p > 1/2) for p ~ Beta(v1 + 1, v2 + 1): the chance the current leader is the true majority."""
     n = v1 + v2 + 1
-    return sum(comb(n, j) for j in range(v1 + 1)) / 2**n
+    return float(sum(comb(n, j) for j in range(v1 + 1)) / 2**n)
 
 
 class BetaRule:
