@@ -11,6 +11,7 @@
     │   ├── BudgetExceeded               402 budget_exceeded
     │   └── RateLimited                  429 rate_limit_exceeded (Retry-After)
     ├── PolicyError                      invalid policy file (refused at start / reload)
+    │   └── UnknownComponent             unknown strategy/verifier/stopping-rule name (also a KeyError)
     ├── ServiceUnavailable               503 (not ready, queue full; Retry-After)
     └── BackendError                     an upstream model call failed
         ├── UpstreamRateLimited          429 (upstream said 429)
@@ -38,6 +39,7 @@ __all__ = [
     "SLOUnsatisfiable",
     "ServiceUnavailable",
     "ThinkrouteError",
+    "UnknownComponent",
     "UpstreamBadRequest",
     "UpstreamRateLimited",
     "UpstreamTimeout",
@@ -146,6 +148,21 @@ class PolicyError(ThinkrouteError):
     def __init__(self, message: str, errors: list[str] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or [message]
+
+
+class UnknownComponent(PolicyError, KeyError):
+    """A name that is not in its registry; ``known`` lists the registered names."""
+
+    code = "unknown_component"
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown {kind} {name!r} (known: {', '.join(sorted(known))})")
+        self.kind = kind
+        self.name = name
+        self.known = sorted(known)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
 
 
 class ServiceUnavailable(ThinkrouteError):

@@ -1,47 +1,56 @@
-"""Early-stopping rules, registered by name: ``beta``, ``window``, ``plateau``.
+"""Early-stopping rules, registered by name: ``beta``, ``window``, ``unanimous``, ``plateau``.
 
-Rules combine: sampling stops at the first that fires. N max, the deadline, the token cap and
-the reserved budget are enforced by the strategies themselves.
+Rules combine: sampling stops at the first that fires (:func:`decide`), never before the
+strategy's minimum number of samples. N max, the deadline, the token cap and the reserved budget
+are enforced by the strategies themselves; :class:`StopReason` is the vocabulary every strategy
+uses to say why it stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
-from router.stopping.base import SamplingState, StoppingRule
-from router.stopping.rules import BetaRule, PlateauRule, WindowRule, majority_stays_probability
+from router.errors import UnknownComponent
+from router.stopping.base import SamplingState, StopDecision, StoppingRule, StopReason
+from router.stopping.beta import majority_stays_probability, regularized_incomplete_beta
+from router.stopping.decide import decide, first_firing
+from router.stopping.replay import replay
+from router.stopping.rules import BetaRule, PlateauRule, UnanimousRule, WindowRule
 
 __all__ = [
     "STOPPING_RULES",
     "BetaRule",
     "PlateauRule",
     "SamplingState",
+    "StopDecision",
+    "StopReason",
     "StoppingRule",
+    "UnanimousRule",
     "WindowRule",
     "build_rule",
+    "decide",
     "first_firing",
     "majority_stays_probability",
+    "regularized_incomplete_beta",
+    "replay",
 ]
 
 STOPPING_RULES: dict[str, Callable[..., StoppingRule]] = {
     "beta": BetaRule,
     "window": WindowRule,
+    "unanimous": UnanimousRule,
     "plateau": PlateauRule,
 }
 
 
 def build_rule(name: str, params: Mapping[str, float | int] | None = None) -> StoppingRule:
-    """A stopping rule by name; unknown names and bad parameters raise ``ValueError``."""
+    """A stopping rule by name. An unknown name raises :class:`~router.errors.UnknownComponent`
+    (a ``KeyError``) listing the known names; bad parameters raise ``ValueError``."""
     try:
         factory = STOPPING_RULES[name]
     except KeyError:
-        raise ValueError(f"unknown stopping rule {name!r} (known: {sorted(STOPPING_RULES)})") from None
+        raise UnknownComponent("stopping rule", name, list(STOPPING_RULES)) from None
     try:
         return factory(**dict(params or {}))
     except TypeError as exc:
         raise ValueError(f"{name}: bad parameters {dict(params or {})}: {exc}") from None
-
-
-def first_firing(rules: Sequence[StoppingRule], state: SamplingState) -> str | None:
-    """The name of the first rule that says stop, or ``None``."""
-    return next((rule.name for rule in rules if rule.should_stop(state)), None)

@@ -1,26 +1,26 @@
 """Early-stopping rules for sampling strategies.
 
-- ``beta`` (Adaptive-Consistency, Aggarwal et al. 2023): with ``v1`` votes for the leading answer
-  and ``v2`` for the runner-up, the leader's share among the two has a Beta(v1+1, v2+1) posterior;
-  stop when P(share > 1/2) >= ``confidence``. For integer parameters this is an exact binomial sum.
-- ``window`` (Early-Stopping Self-Consistency, Li et al. 2024): stop when the last ``size`` samples
-  all give the same answer.
-- ``plateau``: stop when the best verifier score has not improved by ``epsilon`` over ``waves`` waves.
+- ``beta`` (Adaptive-Consistency, Aggarwal et al. 2023): stop when the chance that the leading
+  answer is the true majority, P(p > 1/2) with p ~ Beta(v1 + 1, v2 + 1) from the top-two vote
+  counts, reaches ``confidence``.
+- ``window`` (Early-Stopping Self-Consistency, Li et al. 2024): stop when the last ``size``
+  samples all give the same answer.
+- ``unanimous``: stop when every sample so far gave the same answer and there are at least ``min_agree``.
+- ``plateau``: stop when the best verifier score gained less than ``epsilon`` over the last ``waves`` waves.
 """
 
 from __future__ import annotations
 
-from math import comb
+from router.stopping.base import SamplingState, StopDecision, StopReason
+from router.stopping.beta import majority_stays_probability
 
-from router.stopping.base import SamplingState
-
-__all__ = ["BetaRule", "PlateauRule", "WindowRule", "majority_stays_probability"]
+__all__ = ["BetaRule", "PlateauRule", "UnanimousRule", "WindowRule"]
 
 
-def majority_stays_probability(v1: int, v2: int) -> float:
-    """P(p > 1/2) for p ~ Beta(v1 + 1, v2 + 1): the chance the current leader is the true majority."""
-    n = v1 + v2 + 1
-    return float(sum(comb(n, j) for j in range(v1 + 1)) / 2**n)
+def _whole(value: float, name: str, minimum: int) -> int:
+    if float(value) != int(value) or int(value) < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value}")
+    return int(value)
 
 
 class BetaRule:
@@ -30,12 +30,17 @@ class BetaRule:
 
     def __init__(self, confidence: float = 0.95) -> None:
         if not 0.5 < confidence < 1.0:
-            raise ValueError("beta: confidence must be in (0.5, 1)")
-        self.confidence = confidence
+            raise ValueError(f"beta: confidence must be in (0.5, 1), got {confidence}")
+        self.confidence = float(confidence)
 
-    def should_stop(self, state: SamplingState) -> bool:
+    def should_stop(self, state: SamplingState) -> StopDecision | None:
         v1, v2 = state.top_two()
-        return v1 > 0 and majority_stays_probability(v1, v2) >= self.confidence
+        if v1 == 0:
+            return None
+        probability = majority_stays_probability(v1, v2)
+        if probability < self.confidence:
+            return None
+        return StopDecision(StopReason.BETA, f"P(majority stays)={probability:.3f} with votes {v1}:{v2}")
 
 
 class WindowRule:
@@ -44,15 +49,29 @@ class WindowRule:
     name = "window"
 
     def __init__(self, size: int = 4) -> None:
-        if size < 2:
-            raise ValueError("window: size must be at least 2")
-        self.size = int(size)
+        self.size = _whole(size, "window: size", 2)
 
-    def should_stop(self, state: SamplingState) -> bool:
+    def should_stop(self, state: SamplingState) -> StopDecision | None:
         if state.samples < self.size:
-            return False
+            return None
         window = state.answers[-self.size :]
-        return window[0] is not None and all(a == window[0] for a in window)
+        if window[0] is None or any(a != window[0] for a in window):
+            return None
+        return StopDecision(StopReason.WINDOW, f"the last {self.size} samples agree")
+
+
+class UnanimousRule:
+    """Every sample so far gave the same answer."""
+
+    name = "unanimous"
+
+    def __init__(self, min_agree: int = 3) -> None:
+        self.min_agree = _whole(min_agree, "unanimous: min_agree", 1)
+
+    def should_stop(self, state: SamplingState) -> StopDecision | None:
+        if state.samples < self.min_agree or len(state.counts) != 1 or state.counts.total() != state.samples:
+            return None
+        return StopDecision(StopReason.UNANIMOUS, f"all {state.samples} samples agree")
 
 
 class PlateauRule:
@@ -61,13 +80,16 @@ class PlateauRule:
     name = "plateau"
 
     def __init__(self, epsilon: float = 0.01, waves: int = 1) -> None:
-        if epsilon < 0 or waves < 1:
-            raise ValueError("plateau: epsilon must be >= 0 and waves >= 1")
-        self.epsilon = epsilon
-        self.waves = int(waves)
+        if not epsilon >= 0:
+            raise ValueError(f"plateau: epsilon must be >= 0, got {epsilon}")
+        self.epsilon = float(epsilon)
+        self.waves = _whole(waves, "plateau: waves", 1)
 
-    def should_stop(self, state: SamplingState) -> bool:
+    def should_stop(self, state: SamplingState) -> StopDecision | None:
         history = state.best_by_wave
         if len(history) <= self.waves:
-            return False
-        return history[-1] - history[-1 - self.waves] < self.epsilon
+            return None
+        gain = history[-1] - history[-1 - self.waves]
+        if gain >= self.epsilon:
+            return None
+        return StopDecision(StopReason.PLATEAU, f"best score gained {gain:.3f} over {self.waves} wave(s)")

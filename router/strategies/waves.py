@@ -47,7 +47,8 @@ class WaveSampler:
 
     async def draw(self, k: int) -> list[Completion]:
         """One wave of ``k`` samples; returns [] (and sets ``stop_reason``) if the deadline cuts it off."""
-        seed = None if self.request.seed is None else self.request.seed + self.waves
+        # sample i of a request seeded s uses s + i, so the next wave starts after the samples drawn so far
+        seed = None if self.request.seed is None else self.request.seed + len(self.samples)
         request = self.request.with_(n=k, seed=seed, deadline=self.plan.deadline)
         remaining = self.plan.remaining_s()
         with span("wave", {"thinkroute.wave.index": self.waves, "thinkroute.wave.size": k}) as wave:

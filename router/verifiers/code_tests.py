@@ -1,87 +1,57 @@
 """code_tests: run each candidate's code against the tests the request gives, in a sandbox.
 
-Tests are the ``assert`` lines of a fenced code block in the last user message (or a ``tool``
-message). The candidate's code is its last fenced block (or the whole reply). Each candidate runs
-in a fresh temporary directory, in a separate ``python -I -S`` process with CPU, memory, file-size
-and process limits, a stripped environment, a wall-clock timeout and an audit hook that forbids
-sockets, subprocesses and files outside the directory. Score = fraction of asserts passed.
+Tests are ``assert`` statements: the task's explicit ``tests``, else those in a fenced code block
+of the latest ``tool`` or ``user`` message that has any. The candidate's code is its last fenced
+block (or the whole reply when it has none). Each candidate runs in its own sandboxed process
+(see :mod:`router.verifiers.sandbox`); score = fraction of asserts passed, each run on its own.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
-import contextlib
-import json
-import os
 import re
-import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 from router.verifiers.base import VerificationTask, VerifierResult
+from router.verifiers.sandbox import SandboxLimits, run_sandboxed
 
-__all__ = ["CodeTestsVerifier", "extract_code", "extract_tests", "run_sandboxed"]
+__all__ = ["CodeTestsVerifier", "extract_code", "extract_tests"]
 
-_FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n(.*?)```", re.DOTALL)
-_RUNNER = Path(__file__).with_name("sandbox_runner.py")
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+_MAX_TESTS = 64
 
 
 def extract_code(text: str) -> str:
-    """The last fenced code block of a reply, or the reply itself."""
+    """The last fenced code block of a reply (Python blocks preferred), or the reply itself."""
     blocks = _FENCE.findall(text)
-    return str(blocks[-1]) if blocks else text
+    if not blocks:
+        return text
+    python = [body for lang, body in blocks if lang.lower() in ("python", "py", "python3")]
+    return str((python or [body for _, body in blocks])[-1])
+
+
+def _asserts(source: str) -> list[str]:
+    """Top-level assert statements of a block (multi-line ones included), in order."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return [line.strip() for line in source.splitlines() if line.strip().startswith("assert ")]
+    return [ast.get_source_segment(source, node) or "" for node in tree.body if isinstance(node, ast.Assert)]
 
 
 def extract_tests(task: VerificationTask) -> list[str]:
-    """Assert statements given with the request (explicit ``tests`` first, then the messages)."""
+    """Assert statements given with the request (explicit ``tests`` first, then the latest message)."""
     sources = [task.tests] if task.tests else []
     sources += [m.content for m in reversed(task.messages) if m.role in ("tool", "user")]
     for source in sources:
         if not source:
             continue
-        blocks = _FENCE.findall(source) or [source]
-        tests = [line.strip() for block in blocks for line in block.splitlines() if line.strip().startswith("assert ")]
+        blocks = [body for _, body in _FENCE.findall(source)] or [source]
+        tests = [t for block in blocks for t in _asserts(block) if t]
         if tests:
-            return tests
+            return tests[:_MAX_TESTS]
     return []
-
-
-def _limits(cpu_s: int, memory_bytes: int) -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-    resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    os.setsid()
-
-
-async def run_sandboxed(code: str, tests: list[str], *, timeout_s: float = 10.0, per_test_s: float = 2.0,
-                        memory_mb: int = 512) -> list[bool]:  # fmt: skip
-    """Pass/fail per test; everything fails if the process dies, times out or cannot load the code."""
-    payload = json.dumps({"code": code, "tests": tests, "per_test_s": per_test_s}).encode()
-    with tempfile.TemporaryDirectory(prefix="thinkroute-sandbox-") as workdir:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-S", str(_RUNNER),
-            cwd=workdir, env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"},
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-            preexec_fn=lambda: _limits(int(timeout_s) + 1, memory_mb << 20),
-        )  # fmt: skip
-        try:
-            stdout, _ = await asyncio.wait_for(process.communicate(payload), timeout_s)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, 9)
-            await process.wait()
-            return [False] * len(tests)
-    try:
-        lines = stdout.decode().strip().splitlines()
-        passed = json.loads(lines[-1])["passed"]
-    except (ValueError, IndexError, KeyError):
-        return [False] * len(tests)
-    return [bool(p) for p in passed][: len(tests)]
 
 
 class CodeTestsVerifier:
@@ -89,21 +59,20 @@ class CodeTestsVerifier:
 
     name = "code_tests"
 
-    def __init__(self, *, timeout_s: float = 10.0, per_test_s: float = 2.0, concurrency: int = 2) -> None:
-        self.timeout_s = timeout_s
-        self.per_test_s = per_test_s
+    def __init__(self, limits: SandboxLimits | None = None, *, concurrency: int = 2) -> None:
+        self.limits = limits or SandboxLimits()
         self._slots = asyncio.Semaphore(concurrency)
 
     async def _one(self, code: str, tests: list[str]) -> float:
         async with self._slots:
-            passed = await run_sandboxed(code, tests, timeout_s=self.timeout_s, per_test_s=self.per_test_s)
+            passed = await run_sandboxed(code, tests, self.limits)
         return sum(passed) / len(tests)
 
     async def score(self, task: VerificationTask, candidates: Sequence[str]) -> VerifierResult:
         tests = extract_tests(task)
-        if not tests:
+        if not tests:  # nothing to run: vote-only
             return VerifierResult(scores=[None] * len(candidates), answers=[None] * len(candidates))
         codes = [extract_code(text) for text in candidates]
         scores: list[float | None] = list(await asyncio.gather(*(self._one(code, tests) for code in codes)))
-        # candidates with the same pass pattern are not necessarily equal; no answer classes for code
+        # passing the same tests does not make two programs one answer: no vote classes for code
         return VerifierResult(scores=scores, answers=[None] * len(candidates))

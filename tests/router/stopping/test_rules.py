@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.stopping import SamplingState, build_rule, first_firing, majority_stays_probability
+from router.errors import UnknownComponent
+from router.stopping import STOPPING_RULES, SamplingState, build_rule, first_firing, majority_stays_probability
 
 
 def _state(answers: list[str | None], best: list[float] | None = None) -> SamplingState:
@@ -38,8 +39,9 @@ def test_window_and_plateau() -> None:
 
 
 def test_bad_rules_are_errors() -> None:
-    with pytest.raises(ValueError, match="unknown stopping rule"):
+    with pytest.raises(UnknownComponent, match="unknown stopping rule 'vibes'") as unknown:
         build_rule("vibes")
+    assert unknown.value.known == sorted(STOPPING_RULES)
     with pytest.raises(ValueError, match="confidence"):
         build_rule("beta", {"confidence": 1.5})
     with pytest.raises(ValueError, match="bad parameters"):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from router.backends.base import ChatMessage
 from router.verifiers import VerificationTask
-from router.verifiers.code_tests import CodeTestsVerifier, extract_tests, run_sandboxed
+from router.verifiers.code_tests import CodeTestsVerifier, extract_tests
+from router.verifiers.sandbox import SandboxLimits, run_sandboxed
 
 REPO = Path(__file__).resolve().parents[3]
 PROMPT = (
@@ -20,7 +21,7 @@ def test_tests_come_from_the_fenced_block() -> None:
 
 
 async def test_correct_partial_and_broken_solutions() -> None:
-    verifier = CodeTestsVerifier(timeout_s=10)
+    verifier = CodeTestsVerifier(SandboxLimits(timeout_s=10))
     correct = "```python\ndef add(a, b):\n    return a + b\n```"
     partial = "def add(a, b):\n    return 3 if a == 1 else 0"
     broken = "def add(a, b) return"
@@ -45,9 +46,9 @@ async def test_cannot_open_sockets_or_spawn_processes() -> None:
 
 async def test_cannot_run_past_its_time_limit() -> None:
     loop = "def f():\n    while True:\n        pass"
-    assert await run_sandboxed(loop, ["assert f()", "assert 1 == 1"], timeout_s=5, per_test_s=0.5) == [False, True]
+    assert await run_sandboxed(loop, ["assert f()", "assert 1 == 1"], SandboxLimits(timeout_s=5, per_test_s=0.5)) == [False, True]
     hang_at_import = "while True:\n    pass"
-    assert await run_sandboxed(hang_at_import, ["assert True"], timeout_s=2, per_test_s=0.5) == [False]
+    assert await run_sandboxed(hang_at_import, ["assert True"], SandboxLimits(timeout_s=2, per_test_s=0.5)) == [False]
 
 
 async def test_no_tests_means_no_score() -> None:
