@@ -1,11 +1,13 @@
 """The budget service: who is calling, whether their plan fits, and what it finally cost.
 
 ``reserve`` holds a plan's worst case (every sample and verifier call to the cap) against every
-limit of the tenant and its parent, plus the request and token rate limits; ``settle`` charges
-what was actually spent and releases the rest — also after errors, timeouts and disconnects (the
-caller settles in a ``finally``). Amounts are integer micro-dollars and tokens, so sums are exact.
-When the store is down, ``fail_open`` serves and records the spend later, ``fail_closed`` answers 503;
-settlements that could not be written are retried until they are, never dropped.
+limit of the tenant and its parents, plus the request and token rate limits, atomically; ``settle``
+charges what was actually spent and releases the rest — also after errors, timeouts and
+disconnects (``hold`` does it in a ``finally``). Amounts are integer micro-dollars and tokens, so
+sums are exact. When the store is down, ``fail_open`` serves and records the spend later,
+``fail_closed`` answers 503; settlements that could not be written are queued and retried (with
+backoff) until they are, never dropped. Reservations whose process died are reconciled when they
+expire. Outages are logged once per outage and counted in ``counters`` (and passed to ``listener``).
 """
 
 from __future__ import annotations
@@ -15,245 +17,351 @@ import contextlib
 import logging
 import os
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from router.budgets.config import BudgetLimit, BudgetsConfig
+from router.budgets.config import BudgetsConfig
 from router.budgets.keys import KeyStore
-from router.budgets.stores import MemoryStore, Meter, RedisStore, Reservation, Store, StoreUnavailable
+from router.budgets.limits import MICRO, Cost, LimitBook, TenantLimits, amount_of
+from router.budgets.memory import MemoryStore
+from router.budgets.meters import UNLIMITED, Meter, Refusal, Reservation, Settled, Store, StoreUnavailable
+from router.budgets.pending import PendingSettlements
+from router.budgets.redis_link import RedisLink
+from router.budgets.redis_store import RedisStore
+from router.budgets.shared import LocalMap, RedisMap, SharedMap
 from router.budgets.windows import window_bucket
 from router.errors import AuthenticationFailed, BudgetExceeded, RateLimited, ServiceUnavailable
 
-if TYPE_CHECKING:
-    from router.policy.schema import Policy, TenantPolicy
-
-__all__ = ["BudgetService", "Cost", "Ticket"]
+__all__ = ["BudgetService", "Ticket"]
 
 log = logging.getLogger("thinkroute.budgets")
-MICRO = 1_000_000
-
-
-@dataclass(frozen=True)
-class Cost:
-    """USD and tokens of a request (worst case when reserving, actual when settling)."""
-
-    usd: float = 0.0
-    tokens: int = 0
+REDIS_URL_ENV = "THINKROUTE_REDIS_URL"
+EVENTS = ("store_errors", "fail_open", "fail_closed", "queued_settlements", "retried_settlements",
+          "recovered_settlements", "duplicate_settlements", "reconciled", "unwritten_at_shutdown")  # fmt: skip
 
 
 @dataclass
 class Ticket:
-    """What ``reserve`` returns and ``settle`` consumes; settling twice is a no-op."""
+    """What ``reserve`` returns and ``settle`` consumes; settling twice is a no-op.
+
+    Inside ``hold``, add what each upstream call spent with :meth:`add`; the total is settled on exit.
+    """
 
     tenant: str
     reservation: Reservation
     reserved: Cost
     settled: bool = False
+    spent: Cost = field(default_factory=Cost)
 
-
-def _amount(meter: Meter, cost: Cost) -> int:
-    if meter.kind == "usd":
-        return round(cost.usd * MICRO)
-    if meter.kind in ("tokens", "tokens_rate"):
-        return int(cost.tokens)
-    return 1  # requests
+    def add(self, cost: Cost) -> None:
+        self.spent = self.spent + cost
 
 
 class BudgetService:
     """Authenticates tenants and holds them to their budgets and rate limits."""
 
-    def __init__(self, config: BudgetsConfig, store: Store, keys: KeyStore) -> None:
+    def __init__(self, config: BudgetsConfig, store: Store, keys: KeyStore, overrides: SharedMap) -> None:
         self.config = config
         self.store = store
         self.keys = keys
-        self.tenants: dict[str, TenantPolicy] = {}
-        self.overrides: dict[str, list[BudgetLimit]] = {}
-        self._pending: list[tuple[Reservation | None, list[Meter], list[int]]] = []
+        self.book = LimitBook(config.key_prefix)
+        self._overrides = overrides
+        self._pending = PendingSettlements()
         self._worker: asyncio.Task[None] | None = None
-        self.counters = {"store_errors": 0, "fail_open": 0, "retried_settlements": 0, "reconciled": 0}
+        self._down = False
+        self._wake = asyncio.Event()
+        self.counters = dict.fromkeys(EVENTS, 0)
+        self.listener: Callable[[str, int], None] | None = None  # (event, increment), e.g. a metrics counter
 
     @classmethod
-    def create(cls, policy: Policy) -> BudgetService:
-        """The service for a policy: Redis when configured (or ``THINKROUTE_REDIS_URL``), else in-process."""
-        config = policy.budgets
-        url = os.environ.get("THINKROUTE_REDIS_URL") or config.redis_url
+    def create(cls, policy: Any) -> BudgetService:
+        """The service for a policy (``policy.budgets``, ``policy.tenants``): Redis when ``store: redis``,
+        ``budgets.redis_url`` or ``THINKROUTE_REDIS_URL`` says so, else in-process. Call :meth:`start`
+        inside the event loop and :meth:`aclose` at shutdown."""
+        config: BudgetsConfig = policy.budgets
+        url = os.environ.get(REDIS_URL_ENV) or config.redis_url
+        tombstone_ttl_s = max(86_400.0, 2 * config.reservation_ttl_s)
         if config.store == "redis" or url:
             if not url:
-                raise ValueError("budgets.store is redis but neither budgets.redis_url nor THINKROUTE_REDIS_URL is set")
-            store: Store = RedisStore(url, config.key_prefix)
-            keys = KeyStore(store._redis, config.key_prefix)  # type: ignore[attr-defined]
+                raise ValueError(f"budgets.store is redis but neither budgets.redis_url nor {REDIS_URL_ENV} is set")
+            link = RedisLink(url)
+            store: Store = RedisStore(link, config.key_prefix, tombstone_ttl_s)
+            keys = KeyStore.redis(link, config.key_prefix)
+            overrides: SharedMap = RedisMap(link, f"{config.key_prefix}:overrides")
         else:
-            store, keys = MemoryStore(), KeyStore(None, config.key_prefix)
-        service = cls(config, store, keys)
+            store, keys, overrides = MemoryStore(tombstone_ttl_s), KeyStore.local(), LocalMap()
+        service = cls(config, store, keys, overrides)
         service.update_policy(policy)
         return service
 
-    def update_policy(self, policy: Policy) -> None:
-        """Adopt a (re)loaded policy's tenants and declared keys."""
-        self.tenants = dict(policy.tenants)
-        for name, tenant in policy.tenants.items():
-            self.keys.declare(name, list(tenant.api_key_hashes))
+    def update_policy(self, policy: Any) -> None:
+        """Adopt a (re)loaded policy's tenants, limits and declared key hashes."""
+        self.book.tenants = {name: TenantLimits.of(tenant) for name, tenant in policy.tenants.items()}
+        self.keys.declare({h: name for name, tenant in policy.tenants.items() for h in tenant.api_key_hashes})
+
+    def known_tenant(self, tenant: str) -> bool:
+        """A tenant of the policy, or the anonymous tenant."""
+        return self.book.known(tenant) or tenant == self.config.anonymous_tenant
+
+    # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the background task: retry queued settlements, reconcile expired reservations, sync overrides."""
         self._worker = asyncio.get_running_loop().create_task(self._background())
 
-    async def aclose(self) -> None:
+    async def aclose(self, drain_s: float = 2.0) -> None:
+        """Stop the background task, try to write queued settlements for up to ``drain_s``, close the store."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        await self._flush_pending()
+        deadline = time.monotonic() + drain_s
+        while self.pending_settlements and time.monotonic() < deadline:
+            await self.flush()
+            if self.pending_settlements:
+                await asyncio.sleep(0.1)
+        if self.pending_settlements:
+            self._count("unwritten_at_shutdown", self.pending_settlements)
+            log.error("%d budget settlements could not be written before shutdown", self.pending_settlements)
         await self.store.aclose()
 
-    async def authenticate(self, authorization: str | None) -> str:
-        """Tenant of ``Authorization: Bearer <key>``; anonymous when no key and the policy allows it."""
-        token = ""
-        if authorization and authorization.lower().startswith("bearer "):
-            token = authorization[7:].strip()
-        if not token:
-            if self.config.allow_anonymous:
-                return self.config.anonymous_tenant
-            raise AuthenticationFailed("Missing API key: send Authorization: Bearer <key>.")
-        if self.config.allow_anonymous and not self._has_keys():
-            return self.config.anonymous_tenant  # an embedded deployment with no keys: any key is anonymous
-        try:
-            tenant = await self.keys.lookup(token)
-        except StoreUnavailable:
-            tenant = None
-        if tenant is None:
-            raise AuthenticationFailed("Invalid or revoked API key.")
-        return tenant
-
-    def _has_keys(self) -> bool:
-        return bool(self.keys._local) or isinstance(self.store, RedisStore)
-
-    def limits_of(self, tenant: str) -> list[BudgetLimit]:
-        if tenant in self.overrides:
-            return self.overrides[tenant]
-        policy = self.tenants.get(tenant)
-        return list(policy.limits) if policy else []
-
-    def _meters(self, tenant: str, cost: Cost, now: float) -> list[Meter]:
-        meters: list[Meter] = []
-        chain, seen = [tenant], {tenant}
-        while (parent := getattr(self.tenants.get(chain[-1]), "parent", None)) and parent not in seen:
-            chain.append(parent)
-            seen.add(parent)
-        prefix = self.config.key_prefix
-        for name in chain:
-            for limit in self.limits_of(name):
-                bucket, ttl = window_bucket(limit.window, now)
-                scale = MICRO if limit.kind == "usd" else 1
-                meter = Meter(f"{prefix}:{name}:{limit.kind}:{limit.window}:{bucket}", round(limit.limit * scale), 0,
-                              ttl + 60, limit.kind)  # fmt: skip
-                meters.append(Meter(meter.key, meter.limit, _amount(meter, cost), meter.ttl_s, meter.kind))
-            policy = self.tenants.get(name)
-            bucket, ttl = window_bucket("minute", now)
-            rates = (("requests", getattr(policy, "rpm", None)), ("tokens_rate", getattr(policy, "tpm", None)))
-            for kind, limit_value in rates:
-                if limit_value:
-                    meter = Meter(f"{prefix}:{name}:{kind}:minute:{bucket}", int(limit_value), 0, ttl + 60, kind)
-                    meters.append(Meter(meter.key, meter.limit, _amount(meter, cost), meter.ttl_s, kind))
-        return meters
-
-    async def reserve(self, tenant: str, worst: Cost) -> Ticket:
-        """Hold ``worst`` against every limit, atomically; raise 402/429 when it does not fit."""
-        meters = self._meters(tenant, worst, time.time())
-        if not meters:
-            return Ticket(tenant, Reservation("", [], recorded=False), worst)
-        try:
-            reservation = await self.store.reserve(meters, self.config.reservation_ttl_s)
-        except StoreUnavailable as exc:
-            self.counters["store_errors"] += 1
-            if self.config.fail_mode == "fail_closed":
-                log.error("budget store unavailable, refusing (fail_closed): %s", exc)
-                raise ServiceUnavailable("Budget store unavailable; try again shortly.", retry_after=2) from None
-            self.counters["fail_open"] += 1
-            log.warning("budget store unavailable, serving anyway (fail_open): %s", exc)
-            return Ticket(tenant, Reservation("", meters, recorded=False), worst)
-        if reservation.blocked_by is not None:
-            self._refuse(tenant, reservation.blocked_by)
-        return Ticket(tenant, reservation, worst)
-
-    @staticmethod
-    def _refuse(tenant: str, meter: Meter) -> None:
-        _, seconds = window_bucket(meter.key.split(":")[-2], time.time())
-        if meter.kind in ("requests", "tokens_rate"):
-            what = "requests per minute" if meter.kind == "requests" else "tokens per minute"
-            raise RateLimited(f"Rate limit of {meter.limit} {what} reached for tenant {tenant!r}.", retry_after=seconds)
-        scale = MICRO if meter.kind == "usd" else 1
-        limit, asked = meter.limit / scale, meter.amount / scale
-        unit = "USD" if meter.kind == "usd" else "tokens"
-        owner, window = meter.key.split(":")[-4], meter.key.split(":")[-2]
-        raise BudgetExceeded(
-            f"Budget of {limit:g} {unit} per {window} would be exceeded for tenant {owner!r}; "
-            f"this request may cost up to {asked:g} {unit}.",
-            details={"tenant": tenant, "limit": limit, "unit": unit, "retry_after_s": round(seconds)},
-        )
-
-    async def settle(self, ticket: Ticket, actual: Cost) -> None:
-        """Charge what was spent, release the rest; idempotent, retried until written."""
-        if ticket.settled:
-            return
-        ticket.settled = True
-        meters = ticket.reservation.meters
-        amounts = [_amount(m, actual) for m in meters]
-        if not meters:
-            return
-        try:
-            if ticket.reservation.recorded:
-                await self.store.settle(ticket.reservation, amounts)
-            else:
-                await self.store.charge(meters, amounts)
-        except StoreUnavailable:
-            self.counters["store_errors"] += 1
-            log.warning("settlement for tenant %s queued: budget store unavailable", ticket.tenant)
-            self._pending.append((ticket.reservation if ticket.reservation.recorded else None, meters, amounts))
-
-    async def _flush_pending(self) -> None:
-        still: list[tuple[Reservation | None, list[Meter], list[int]]] = []
-        for reservation, meters, amounts in self._pending:
+    async def _background(self) -> None:
+        pause = 0.0  # the first round at once: adopt the limit overrides other replicas set
+        while True:
+            with contextlib.suppress(TimeoutError):  # a request that reaches the store again wakes it at once
+                await asyncio.wait_for(self._wake.wait(), pause)
+            self._wake.clear()
             try:
-                if reservation is not None:
-                    await self.store.settle(reservation, amounts)
-                else:
-                    await self.store.charge(meters, amounts)
-                self.counters["retried_settlements"] += 1
-            except StoreUnavailable:
-                still.append((reservation, meters, amounts))
-        self._pending = still
+                await self.tick()
+                pause = 1.0
+                if self._down:
+                    self._recovered()
+            except StoreUnavailable as exc:
+                self._outage(exc)
+                pause = min(4.0, max(0.5, pause * 2))
+            except Exception:
+                log.exception("budget background task failed; will retry")
+                pause = min(4.0, max(0.5, pause * 2))
+
+    async def tick(self) -> None:
+        """One round of background work (tests call it directly). Raises StoreUnavailable while the store is down."""
+        await self.flush()
+        if self.pending_settlements:
+            raise StoreUnavailable("queued settlements still unwritten")
+        self._count("reconciled", await self.store.reconcile(self.config.expired_reservations == "charge"))
+        if self.keys.shared:
+            self.book.load_overrides(await self._overrides.items())
+
+    async def flush(self) -> int:
+        """Write queued settlements now; returns how many were written."""
+        results = await self._pending.flush(self.store)
+        for result in results:
+            self._count("retried_settlements")
+            self._note_settled(result)
+        if results:
+            self._recovered()
+            log.info("wrote %d queued budget settlements (%d still queued)", len(results), self.pending_settlements)
+        return len(results)
 
     @property
     def pending_settlements(self) -> int:
         return len(self._pending)
 
-    async def _background(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            try:
-                await self._flush_pending()
-                self.counters["reconciled"] += await self.store.reconcile()
-            except StoreUnavailable:
-                self.counters["store_errors"] += 1
-            except Exception:
-                log.exception("budget background task failed; will retry")
+    # -- authentication --------------------------------------------------------------------------
 
-    async def remaining_usd(self, tenant: str) -> float | None:
-        """The smallest USD headroom across the tenant's windows (``None`` when unlimited)."""
-        view = await self.spend(tenant)
-        left = [w["remaining"] for w in view["windows"] if w["kind"] == "usd"]
-        return min(left) if left else None
+    async def authenticate(self, authorization: str | None) -> str:
+        """The tenant of ``Authorization: Bearer <key>``; the anonymous tenant when no key is sent and the
+        policy allows it (or, single replica with no keys at all, for any key). 401 for an unknown or
+        revoked key; 503 when the key store cannot answer (fail_open still accepts keys seen before)."""
+        token = ""
+        if authorization and authorization[:7].lower() == "bearer ":
+            token = authorization[7:].strip()
+        if not token:
+            if self.config.allow_anonymous:
+                return self.config.anonymous_tenant
+            raise AuthenticationFailed("Missing API key: send Authorization: Bearer <key>.")
+        if self.config.allow_anonymous and not self.keys.may_have_keys:
+            return self.config.anonymous_tenant
+        try:
+            tenant = await self.keys.lookup(token, stale_ok=self.config.fail_mode == "fail_open")
+        except StoreUnavailable as exc:
+            self._outage(exc)
+            raise ServiceUnavailable("Key store unavailable; try again shortly.", retry_after=2) from None
+        if tenant is None:
+            raise AuthenticationFailed("Invalid or revoked API key.")
+        return tenant
+
+    # -- reserve and settle ----------------------------------------------------------------------
+
+    async def reserve(self, tenant: str, worst: Cost, request_id: str | None = None) -> Ticket:
+        """Hold ``worst`` against every limit of ``tenant`` and its parents, atomically.
+
+        Raises BudgetExceeded (402) or RateLimited (429, ``retry_after``) when it does not fit, and
+        ServiceUnavailable (503) when the store is down under ``fail_closed``."""
+        meters = self.book.meters(tenant, worst, time.time())
+        rid = f"{request_id}-{uuid.uuid4().hex[:8]}" if request_id else uuid.uuid4().hex
+        try:
+            reservation = await self.store.reserve(rid, meters, self.config.reservation_ttl_s)
+        except StoreUnavailable as exc:
+            self._outage(exc)
+            if self.config.fail_mode == "fail_open":
+                self._count("fail_open")  # settling it later releases the hold if the reserve did reach Redis
+                return Ticket(tenant, Reservation(rid, meters, recorded=False), worst)
+            self._count("fail_closed")
+            if exc.sent:  # it may have been applied before the connection broke: release it once Redis is back
+                self._queue(tenant, Reservation(rid, meters, recorded=False), [0] * len(meters))
+            raise ServiceUnavailable("Budget store unavailable; try again shortly.", retry_after=2) from None
+        except asyncio.CancelledError:  # the caller gave up mid-call: release whatever may have been held
+            self._queue(tenant, Reservation(rid, meters, recorded=False), [0] * len(meters))
+            raise
+        self._recovered()
+        if reservation.refused is not None:
+            _refuse(tenant, reservation.refused)
+        return Ticket(tenant, reservation, worst)
+
+    async def settle(self, ticket: Ticket, actual: Cost) -> None:
+        """Charge what was spent and release the rest; idempotent; queued and retried if the store is down."""
+        if ticket.settled:
+            return
+        ticket.settled = True
+        reservation = ticket.reservation
+        amounts = [amount_of(m.kind, actual) for m in reservation.meters]
+        try:
+            result = await self.store.settle(reservation, amounts)
+        except StoreUnavailable as exc:
+            self._outage(exc)
+            self._queue(ticket.tenant, reservation, amounts)
+            return
+        except asyncio.CancelledError:  # cancelled mid-call: it may or may not have been written; a retry is idempotent
+            self._queue(ticket.tenant, reservation, amounts)
+            raise
+        self._recovered()
+        self._note_settled(result)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, tenant: str, worst: Cost, request_id: str | None = None) -> AsyncIterator[Ticket]:
+        """``async with service.hold(tenant, worst) as ticket:`` reserve, run, ``ticket.add(cost)`` per call;
+        ``ticket.spent`` is settled on exit, whatever happened (error, timeout, cancellation)."""
+        ticket = await self.reserve(tenant, worst, request_id)
+        try:
+            yield ticket
+        finally:
+            await asyncio.shield(self.settle(ticket, ticket.spent))
+
+    def _queue(self, tenant: str, reservation: Reservation, amounts: list[int]) -> None:
+        self._pending.add(tenant, reservation, amounts)
+        self._count("queued_settlements")
+
+    def _note_settled(self, result: Settled) -> None:
+        if result is Settled.RECOVERED:
+            self._count("recovered_settlements")
+        elif result is Settled.DUPLICATE:
+            self._count("duplicate_settlements")
+
+    # -- limits and spend ------------------------------------------------------------------------
+
+    async def set_limits(self, tenant: str, override: dict[str, Any]) -> TenantLimits:
+        """Override ``limits``, ``rpm`` and/or ``tpm`` of a tenant at run time (shared with every replica)."""
+        import json
+
+        try:
+            await self._overrides.set(tenant, json.dumps(override))
+        except StoreUnavailable as exc:
+            raise ServiceUnavailable("Budget store unavailable; try again shortly.", retry_after=2) from exc
+        self.book.overrides[tenant] = override
+        return self.book.effective(tenant)
+
+    async def clear_limits(self, tenant: str) -> TenantLimits:
+        """Back to the policy's limits."""
+        try:
+            await self._overrides.delete(tenant)
+        except StoreUnavailable as exc:
+            raise ServiceUnavailable("Budget store unavailable; try again shortly.", retry_after=2) from exc
+        self.book.overrides.pop(tenant, None)
+        return self.book.effective(tenant)
 
     async def spend(self, tenant: str) -> dict[str, Any]:
-        """Spend and remaining per window for ``tenant``."""
-        meters = [m for m in self._meters(tenant, Cost(), time.time()) if f":{tenant}:" in m.key]
-        states = await self.store.read([m.key for m in meters])
+        """Spend, reserved and remaining per window of ``tenant`` (USD in dollars); 503 when the store is down."""
+        now = time.time()
+        meters = self.book.meters(tenant, Cost(), now, chain=False)
+        try:
+            states = await self.store.read([m.key for m in meters])
+        except StoreUnavailable as exc:
+            raise ServiceUnavailable("Budget store unavailable; try again shortly.", retry_after=2) from exc
         windows = []
         for meter, state in zip(meters, states, strict=True):
             scale = MICRO if meter.kind == "usd" else 1
+            unlimited = meter.limit == UNLIMITED
+            left = None if unlimited else max(0, meter.limit - state.spent - state.held) / scale
             windows.append({
-                "kind": meter.kind, "window": meter.key.split(":")[-2], "bucket": meter.key.split(":")[-1],
-                "limit": meter.limit / scale, "spent": state.spent / scale, "reserved": state.held / scale,
-                "remaining": max(0, meter.limit - state.spent - state.held) / scale,
+                "kind": meter.kind, "window": meter.window, "bucket": meter.key.rsplit(":", 1)[-1],
+                "limit": None if unlimited else meter.limit / scale, "spent": state.spent / scale,
+                "reserved": state.held / scale, "remaining": left,
+                "resets_in_s": round(window_bucket(meter.window, now)[1], 3),
             })  # fmt: skip
-        return {"tenant": tenant, "windows": windows}
+        return {"tenant": tenant, "parent": self.book.effective(tenant).parent, "windows": windows}
+
+    async def remaining(self, tenant: str) -> Cost | None:
+        """The least headroom across the tenant's and its parents' USD and token limits (``None``: no limits).
+
+        An unlimited dimension is reported as ``inf`` USD or a very large token count. Raises StoreUnavailable."""
+        meters = [m for m in self.book.meters(tenant, Cost(), time.time()) if m.limit != UNLIMITED]
+        if not any(m.kind in ("usd", "tokens", "tokens_rate") for m in meters):
+            return None
+        states = await self.store.read([m.key for m in meters])
+        usd, tokens = float("inf"), 2**62
+        for meter, state in zip(meters, states, strict=True):
+            left = max(0, meter.limit - state.spent - state.held)
+            if meter.kind == "usd":
+                usd = min(usd, left / MICRO)
+            elif meter.kind in ("tokens", "tokens_rate"):
+                tokens = min(tokens, left)
+        return Cost(usd=usd, tokens=tokens)
+
+    async def remaining_usd(self, tenant: str) -> float | None:
+        """The smallest USD headroom across the tenant's and its parents' windows (``None`` when unlimited)."""
+        left = await self.remaining(tenant)
+        return None if left is None or left.usd == float("inf") else left.usd
+
+    # -- outage bookkeeping ----------------------------------------------------------------------
+
+    def _count(self, event: str, n: int = 1) -> None:
+        self.counters[event] = self.counters.get(event, 0) + n
+        if self.listener is not None:
+            with contextlib.suppress(Exception):
+                self.listener(event, n)
+
+    def _outage(self, exc: StoreUnavailable) -> None:
+        self._count("store_errors")
+        if not self._down:
+            self._down = True
+            log.warning("budget store unavailable (%s): %s; settlements are queued and retried", self.config.fail_mode,
+                        exc)  # fmt: skip
+
+    def _recovered(self) -> None:
+        if self._down:
+            self._down = False
+            self._wake.set()
+            log.warning("budget store reachable again (%d settlements queued)", self.pending_settlements)
+
+
+def _refuse(tenant: str, refusal: Refusal) -> None:
+    meter: Meter = refusal.meter
+    _, seconds = window_bucket(meter.window, time.time())
+    if meter.kind in ("requests", "tokens_rate"):
+        what = "requests per minute" if meter.kind == "requests" else "tokens per minute"
+        raise RateLimited(
+            f"Rate limit of {meter.limit} {what} reached for tenant {meter.tenant!r}.",
+            retry_after=seconds, details={"tenant": tenant, "limited_tenant": meter.tenant, "kind": meter.kind},
+        )  # fmt: skip
+    scale = MICRO if meter.kind == "usd" else 1
+    unit = "USD" if meter.kind == "usd" else "tokens"
+    limit, asked, left = meter.limit / scale, meter.amount / scale, max(0, refusal.remaining) / scale
+    raise BudgetExceeded(
+        f"Budget of {limit:g} {unit} per {meter.window} would be exceeded for tenant {meter.tenant!r}: "
+        f"this request may cost up to {asked:g} {unit}, {left:g} {unit} remain.",
+        details={"tenant": tenant, "limited_tenant": meter.tenant, "kind": meter.kind, "window": meter.window,
+                 "limit": limit, "remaining": left, "requested": asked, "retry_after_s": round(seconds)},
+    )  # fmt: skip
