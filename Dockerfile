@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1.7
 # thinkroute router image: the OpenAI-compatible proxy without torch (hosted providers through LiteLLM,
 # self-hosted model servers over HTTP). Build: docker build -t thinkroute:0.1.0 .
-# Pin the base by digest in your registry mirror with --build-arg PYTHON_IMAGE=python:3.11.11-slim-bookworm@sha256:...
+# The base is pinned by tag and by the digest of its multi-architecture index; to move it, check the new digest
+# with `docker buildx imagetools inspect python:3.11.<patch>-slim-bookworm` and pass --build-arg PYTHON_IMAGE=...
 
-ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 # ---- build: resolve and install thinkroute and its dependencies into a self-contained virtualenv
 FROM ${PYTHON_IMAGE} AS build

@@ -38,23 +38,35 @@ def _logical_lines(text: str) -> list[str]:
     return lines
 
 
+def _substitute(text: str, args: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m[1] or m[2], m[0]), text)
+
+
 def parse(path: Path) -> list[Stage]:
-    """Stages of a Dockerfile, with global ``ARG`` defaults substituted into ``FROM``."""
-    args: dict[str, str] = {}
+    """Stages of a Dockerfile, with global ``ARG`` defaults substituted as Docker does.
+
+    Global defaults apply to ``FROM``, and inside a stage once it redeclares the ``ARG`` (``ARG NAME``).
+    """
+    globals_: dict[str, str] = {}
+    scope: dict[str, str] = {}
     stages: list[Stage] = []
     for line in _logical_lines(path.read_text()):
         op, _, rest = line.partition(" ")
         op, rest = op.upper(), rest.strip()
         if op == "ARG" and not stages:
             name, _, default = rest.partition("=")
-            args[name] = default
+            globals_[name] = default
         elif op == "FROM":
             words = rest.split()
-            base = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m[1] or m[2], m[0]), words[0])
             alias = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
-            stages.append(Stage(base, alias))
-        else:
+            stages.append(Stage(_substitute(words[0], globals_), alias))
+            scope = {}
+        elif op == "ARG":
+            name, eq, default = rest.partition("=")
+            scope[name] = default if eq else globals_.get(name, "")
             stages[-1].instructions.append((op, rest))
+        else:
+            stages[-1].instructions.append((op, _substitute(rest, scope)))
     return stages
 
 

@@ -130,11 +130,37 @@ def test_router_deployment(rendered: tuple[Any, list[dict[str, Any]]]) -> None:
 def test_policy_configmap_equals_values_policy_and_is_valid(rendered: tuple[Any, list[dict[str, Any]]]) -> None:
     values, objs = rendered
     with helm_python.Chart.load(CHART) as chart:
-        defaults = chart.values["defaultPolicy"]
-    expected = (values or {}).get("policy") or defaults  # a given policy verbatim, never merged with the default
+        merged = chart.merge_values(values)
+    if merged["policy"]:
+        expected = merged["policy"]  # a given policy verbatim, never merged with the defaults
+    elif merged["localBackend"]["enabled"]:
+        expected = copy.deepcopy(merged["localBackendPolicy"])
+        name = f"{merged.get('fullnameOverride') or 'demo-thinkroute'}-local-backend"
+        expected["backends"]["local"]["api_base"] = f"http://{name}:8000/v1"
+        expected["backends"]["local"]["model"] = merged["localBackend"]["model"]["name"]
+    else:
+        expected = merged["defaultPolicy"]
     policy = rendered_policy(objs)
     assert policy == expected
     parse_policy(policy, source="values.policy")  # the router's own strict schema accepts it
+
+
+def test_local_backend_default_policy_reaches_the_in_chart_server() -> None:
+    values = {"localBackend": {"enabled": True, "model": {"path": "/models/m", "name": "m", "hostPath": "/srv/models"}}}
+    objs = objects(render(values))
+    for obj in objs:
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+    backend = rendered_policy(objs)["backends"]["local"]
+    service = one(objs, "Service", "demo-thinkroute-local-backend")
+    assert backend["api_base"] == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/v1"
+    assert backend["model"] == "m" and backend["type"] == "openai_compatible"
+    (c,) = one(objs, "Deployment", "demo-thinkroute-local-backend")["spec"]["template"]["spec"]["containers"]
+    assert c["args"] == ["--host", "0.0.0.0", "--port", "8000", "--model", "/models/m"]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    pod = one(objs, "Deployment", "demo-thinkroute-local-backend")["spec"]["template"]["spec"]
+    model = next(v for v in pod["volumes"] if v["name"] == "model")
+    assert model["hostPath"] == {"path": "/srv/models", "type": "Directory"}
+    assert {"name": "model", "mountPath": "/models", "readOnly": True} in c["volumeMounts"]
 
 
 def test_given_policy_replaces_the_default_whole() -> None:
@@ -251,6 +277,10 @@ def test_notes_tell_how_to_call_the_service() -> None:
     host = {"host": "llm.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}
     with_ingress = render({"ingress": {"enabled": True, "hosts": [host]}})
     assert "http://llm.example.com/v1/models" in with_ingress["thinkroute/templates/NOTES.txt"]
+    local_only = render({"localBackend": {"enabled": True}})["thinkroute/templates/NOTES.txt"]
+    assert "no model to load" in local_only and "providerKeys" not in local_only  # its policy needs no provider key
+    with_model = render({"localBackend": {"enabled": True, "model": {"path": "bundled"}}})
+    assert "no model to load" not in with_model["thinkroute/templates/NOTES.txt"]
 
 
 @pytest.mark.parametrize(
@@ -263,6 +293,7 @@ def test_notes_tell_how_to_call_the_service() -> None:
         {"service": {"port": 70000}},
         {"podAntiAffinity": "maybe"},
         {"localBackend": {"gpus": 0}},
+        {"localBackend": {"model": {"existingClaim": "models", "hostPath": "/srv/models"}}},
         {"policy": {"version": 1}},
         {"policy": {"version": 1, "backends": {}, "strategies": {"s": {}}, "routes": {"auto": {}}}},
     ],

@@ -30,6 +30,12 @@ def test_multi_stage_with_pinned_bases(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(IMAGES))
+def test_bases_pinned_by_digest(name: str) -> None:
+    for stage in stages(name):
+        assert re.search(r":\d+\.\d+\.\d+[\w.-]*@sha256:[0-9a-f]{64}$", stage.base), stage.base
+
+
+@pytest.mark.parametrize("name", list(IMAGES))
 def test_runtime_is_non_root_with_healthcheck(name: str) -> None:
     runtime = stages(name)[-1]
     users = runtime.all("USER")
@@ -60,7 +66,10 @@ def test_local_backend_image() -> None:
     assert all(re.match(r"nvidia/cuda:\d+\.\d+\.\d+-[\w-]*runtime", s.base) for s in found)
     installs = " ".join(run for s in found for run in s.all("RUN"))
     assert re.search(r"""pip install "?\.\[local\]"?""", installs)
-    assert re.search(r"torch==\d+\.\d+\.\d+", installs), "torch pinned"
+    pinned = re.search(r"torch==(\d+\.\d+\.\d+)", installs)
+    assert pinned, "torch pinned"
+    tested = re.search(r"torch==(\d+\.\d+\.\d+)", (REPO / "Makefile").read_text())
+    assert tested and pinned[1] == tested[1], "the image's torch is the version `make install` tests with"
     runtime = found[-1]
     assert exec_form(runtime.all("ENTRYPOINT")[-1]) == ["python", "-m", "local_backend"]
     assert exec_form(runtime.all("CMD")[-1]) == ["--host", "0.0.0.0", "--port", "8000"]

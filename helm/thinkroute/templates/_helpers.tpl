@@ -73,3 +73,19 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "thinkroute.localBackendName" -}}
 {{- printf "%s-local-backend" (include "thinkroute.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/* The policy file: values.policy verbatim; else localBackendPolicy pointed at the in-chart local backend when it
+is enabled; else defaultPolicy. */}}
+{{- define "thinkroute.policy" -}}
+{{- if .Values.policy }}
+{{- toYaml .Values.policy }}
+{{- else if .Values.localBackend.enabled }}
+{{- $policy := deepCopy .Values.localBackendPolicy }}
+{{- $url := printf "http://%s:%v/v1" (include "thinkroute.localBackendName" .) .Values.localBackend.service.port }}
+{{- $_ := set $policy.backends.local "api_base" $url }}
+{{- $_ = set $policy.backends.local "model" .Values.localBackend.model.name }}
+{{- toYaml $policy }}
+{{- else }}
+{{- toYaml .Values.defaultPolicy }}
+{{- end }}
+{{- end }}
