@@ -24,6 +24,7 @@ __all__ = [
     "LimitsConfig",
     "LiteLLMBackendConfig",
     "LocalBackendConfig",
+    "OnlineFeedbackConfig",
     "OpenAICompatibleBackendConfig",
     "Policy",
     "Price",
@@ -86,25 +87,46 @@ class LocalBackendConfig(_BackendBase):
     threads: int | None = Field(None, ge=1)
 
 
-class OpenAICompatibleBackendConfig(_BackendBase):
+ReasoningKnob = Literal["auto", "none", "reasoning_effort", "thinking_budget"]
+
+
+class _RemoteBackendBase(_BackendBase):
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable holding the API key (never the key itself)."
+    )
+    max_retries: int = Field(2, ge=0, description="Retries on 429, 5xx, timeouts and connection errors.")
+    retry_backoff_s: float = Field(0.25, gt=0, description="First retry delay; doubles per retry, full jitter.")
+    retry_backoff_max_s: float = Field(8.0, gt=0, description="Largest delay between retries.")
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Backend names tried, in order, when this one fails or cools down."
+    )
+    cooldown_after: int = Field(3, ge=1, description="Consecutive failed calls that put the backend in cooldown.")
+    cooldown_s: float = Field(30.0, ge=0, description="How long a cooled-down backend is skipped.")
+    reasoning: ReasoningKnob = Field(
+        "auto",
+        description="How a thinking budget reaches the model: `reasoning_effort`, thinking `budget_tokens`, "
+        "`none` (prompted), or `auto` (by provider).",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra HTTP headers (no secrets here: keys come from api_key_env)."
+    )
+
+
+class OpenAICompatibleBackendConfig(_RemoteBackendBase):
     """A self-hosted OpenAI-compatible server (vLLM, SGLang, thinkroute's local backend) on the lean path."""
 
     type: Literal["openai_compatible"]
-    api_base: str
+    api_base: str = Field(description="Base URL including the version path, e.g. `http://vllm:8000/v1`.")
     model: str
-    api_key_env: str | None = None
-    max_retries: int = Field(2, ge=0)
+    native_n: bool = Field(True, description="The server honours `n` > 1 (vLLM, SGLang do).")
 
 
-class LiteLLMBackendConfig(_BackendBase):
+class LiteLLMBackendConfig(_RemoteBackendBase):
     """A hosted provider model through LiteLLM (``openai/...``, ``anthropic/...``, ``hosted_vllm/...``)."""
 
     type: Literal["litellm"]
     model: str
     api_base: str | None = None
-    api_key_env: str | None = None
-    max_retries: int = Field(2, ge=0)
-    fallbacks: list[str] = Field(default_factory=list, description="Backend names tried when this fails.")
 
 
 BackendConfig = Annotated[
@@ -214,6 +236,10 @@ class RouteConfig(StrictModel):
     slo: SLODefaults = SLODefaults()
     max_tokens_cap: int = Field(1024, ge=1, description="Largest max_tokens a client may ask for.")
     default_max_tokens: int = Field(256, ge=1)
+    fallback_strategies: list[str] = Field(
+        default_factory=list,
+        description="Strategies tried in order (at their cheapest setting) when the chosen plan's backends fail.",
+    )
 
 
 class TenantPolicy(StrictModel):
@@ -261,6 +287,15 @@ class ProfileEntry(StrictModel):
     source: str | None = Field(None, description="Where the numbers came from (data hash, date).")
 
 
+class OnlineFeedbackConfig(StrictModel):
+    """Serve-time verifier outcomes nudge profiles (``router.calibration.online``); off by default."""
+
+    enabled: bool = False
+    frozen: bool = Field(False, description="Keep the current estimates; ignore new outcomes.")
+    rate: float = Field(0.05, gt=0, le=1, description="Weight of one outcome in the exponentially-weighted estimate.")
+    max_step: float = Field(0.02, gt=0, le=1, description="Largest change one outcome may make.")
+
+
 class ClassifierConfig(StrictModel):
     """The difficulty classifier; the committed ONNX model by default."""
 
@@ -302,6 +337,10 @@ class Policy(StrictModel):
     routes: dict[str, RouteConfig] = Field(min_length=1)
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
     profiles: list[ProfileEntry] = Field(default_factory=list)
+    profiles_file: str | None = Field(
+        None, description="A profiles YAML (`thinkroute calibrate --out`), relative to this file; its entries win."
+    )
+    online_feedback: OnlineFeedbackConfig = OnlineFeedbackConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -321,10 +360,15 @@ class Policy(StrictModel):
             for i, fallback in enumerate(getattr(backend, "fallbacks", [])):
                 if fallback not in self.backends:
                     errors.append(f"backends.{name}.fallbacks[{i}]: unknown backend {fallback!r}")
+                elif fallback == name:
+                    errors.append(f"backends.{name}.fallbacks[{i}]: a backend cannot fall back to itself")
         for name, route in self.routes.items():
             for i, strategy_name in enumerate(route.strategies):
                 if strategy_name not in self.strategies:
                     errors.append(f"routes.{name}.strategies[{i}]: unknown strategy {strategy_name!r}")
+            for i, strategy_name in enumerate(route.fallback_strategies):
+                if strategy_name not in self.strategies:
+                    errors.append(f"routes.{name}.fallback_strategies[{i}]: unknown strategy {strategy_name!r}")
             if route.default_max_tokens > route.max_tokens_cap:
                 errors.append(f"routes.{name}.default_max_tokens: exceeds max_tokens_cap ({route.max_tokens_cap})")
         for name, tenant in self.tenants.items():

@@ -46,7 +46,8 @@ async def test_cannot_open_sockets_or_spawn_processes() -> None:
 
 async def test_cannot_run_past_its_time_limit() -> None:
     loop = "def f():\n    while True:\n        pass"
-    assert await run_sandboxed(loop, ["assert f()", "assert 1 == 1"], SandboxLimits(timeout_s=5, per_test_s=0.5)) == [False, True]
+    limits = SandboxLimits(timeout_s=5, per_test_s=0.5)
+    assert await run_sandboxed(loop, ["assert f()", "assert 1 == 1"], limits) == [False, True]
     hang_at_import = "while True:\n    pass"
     assert await run_sandboxed(hang_at_import, ["assert True"], SandboxLimits(timeout_s=2, per_test_s=0.5)) == [False]
 
