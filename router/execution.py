@@ -29,7 +29,7 @@ def strategy_context(runtime: Runtime, plan: Plan, generation: GenerationRequest
     request = generation.with_(max_tokens=min(generation.max_tokens, plan.max_tokens))
     if request.temperature == 0.0 and config.temperature:
         request = request.with_(temperature=config.temperature)
-    return StrategyContext(request, plan, runtime.backends[config.backend], runtime.backends, config)
+    return StrategyContext(request, plan, runtime.backend_for(config.backend), runtime.backends, config)
 
 
 async def execute(runtime: Runtime, plan: Plan, generation: GenerationRequest) -> StrategyResult:

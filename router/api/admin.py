@@ -147,3 +147,16 @@ async def read_spend(tenant: str, request: Request) -> dict[str, Any]:
     service = _budgets(request)
     _known(service, tenant)
     return await service.spend(tenant)
+
+
+@admin_router.get("/online-profiles")
+async def online_profiles(request: Request) -> dict[str, Any]:
+    """Online-feedback quality estimates of the serving policy, per candidate and difficulty bucket."""
+    await _require_admin(request)
+    runtime = request.app.state.runtime
+    online = runtime.online
+    if online is None:
+        return {"enabled": False, "frozen": False, "policy_version": runtime.version, "observations": 0,
+                "estimates": {}}  # fmt: skip
+    return {"enabled": True, "frozen": online.frozen, "policy_version": runtime.version,
+            "observations": online.version, "estimates": online.snapshot()}  # fmt: skip

@@ -18,6 +18,7 @@ from router.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from router.api.observability import observability_router
 from router.api.routes import api_router
 from router.api.serving import ChatService
+from router.backends.resilience import set_upstream_event_hook
 from router.budgets import BudgetService
 from router.difficulty import DifficultyService
 from router.policy import Policy, load_policy
@@ -56,6 +57,8 @@ def create_app(
         tel = telemetry or Telemetry.create(initial.telemetry)
         app.state.telemetry = tel
         tel.watch_backends(lambda: app.state.runtime.backends)
+        tel.watch_online_feedback(lambda: app.state.runtime.online.snapshot() if app.state.runtime.online else {})
+        set_upstream_event_hook(tel.record_upstream)  # retries, cooldowns and fallbacks become metrics
         budgets = BudgetService.create(initial)
         budgets.start()
         tel.redact.add(*_declared_secrets())

@@ -16,8 +16,17 @@ from router.budgets import BudgetService, Cost
 from router.budgets.metering import MeteredBackend, SpendMeter
 from router.budgets.service import Ticket
 from router.budgets.stores import StoreUnavailable
+from router.calibration.online import observed_quality
 from router.difficulty import DifficultyEstimate, DifficultyService
-from router.errors import BudgetExceeded, InvalidRequest, ModelNotFound, RateLimited, SLOUnsatisfiable
+from router.errors import (
+    BackendError,
+    BudgetExceeded,
+    InvalidRequest,
+    ModelNotFound,
+    RateLimited,
+    SLOUnsatisfiable,
+    UpstreamBadRequest,
+)
 from router.execution import plan_from, strategy_context
 from router.planner import SLO, Candidate, Decision, plan
 from router.planner.slo import SLO_HEADERS, resolve_slo
@@ -144,11 +153,11 @@ class ChatService:
     ) -> Decision:  # fmt: skip
         """Plan under the remaining budget; when only the budget rules every plan out, that is a 402."""
         try:
-            return plan(candidates, runtime.predictor, slo, difficulty, prompt_tokens, budget_left_usd=budget_left)
+            return plan(candidates, runtime.planner(), slo, difficulty, prompt_tokens, budget_left_usd=budget_left)
         except SLOUnsatisfiable:
             if budget_left is None:
                 raise
-            plan(candidates, runtime.predictor, slo, difficulty, prompt_tokens)  # re-raises if the SLO itself fails
+            plan(candidates, runtime.planner(), slo, difficulty, prompt_tokens)  # re-raises if the SLO itself fails
             raise BudgetExceeded(
                 f"Tenant {tenant!r} has ${budget_left:.6f} left; no plan for this request fits it.",
                 details={"tenant": tenant, "remaining_usd": budget_left},
@@ -199,15 +208,13 @@ class ChatService:
 
     async def complete(self, prepared: PreparedChat) -> dict[str, Any]:
         """Run the plan ``n`` times (one per requested choice) and build a ChatCompletion."""
-        strategy = prepared.runtime.strategies[prepared.plan.strategy]
-        runs = [strategy.run(self._context(prepared)) for _ in range(prepared.request.n)]
         try:
-            with self.telemetry.stage(prepared.plan.strategy_type, _plan_attributes(prepared.plan)):
-                results: list[StrategyResult] = list(await asyncio.gather(*runs))
+            results = await self._run_with_fallbacks(prepared)
         finally:
             await asyncio.shield(self.settle(prepared))
         usage = sum((r.usage for r in results), Usage())
         current_outcome().note_result(usage, results)
+        _feedback(prepared, results)
         self._decision_headers(prepared, usage, results)
         model = prepared.route_name
         choices = [_choice(i, r) for i, r in enumerate(results)]
@@ -220,6 +227,47 @@ class ChatService:
             "usage": _usage_json(usage),
             "system_fingerprint": f"thinkroute-{prepared.plan.strategy}",
         }
+
+    async def _run_plan(self, prepared: PreparedChat) -> list[StrategyResult]:
+        strategy = prepared.runtime.strategies[prepared.plan.strategy]
+        runs = [strategy.run(self._context(prepared)) for _ in range(prepared.request.n)]
+        with self.telemetry.stage(prepared.plan.strategy_type, _plan_attributes(prepared.plan)):
+            return list(await asyncio.gather(*runs))
+
+    async def _run_with_fallbacks(self, prepared: PreparedChat) -> list[StrategyResult]:
+        """Run the plan; when its backends fail, the route's ``fallback_strategies`` in order (cheapest
+        setting that fits the reservation), until one succeeds, the request was refused, or time ran out."""
+        fallbacks = [s for s in prepared.route.fallback_strategies if s != prepared.plan.strategy]
+        while True:
+            try:
+                return await self._run_plan(prepared)
+            except BackendError as exc:
+                if isinstance(exc, UpstreamBadRequest) or (prepared.plan.remaining_s() or 1.0) <= 0:
+                    raise
+                fallback = self._fallback_plan(prepared, fallbacks)
+                if fallback is None:
+                    raise
+                current_outcome().note_fallback(prepared.plan.strategy, fallback.strategy)
+                prepared.headers["x-thinkroute-fallback-from"] = prepared.plan.strategy
+                prepared.headers["x-thinkroute-strategy"] = fallback.strategy
+                prepared.plan = fallback
+
+    @staticmethod
+    def _fallback_plan(prepared: PreparedChat, fallbacks: list[str]) -> Plan | None:
+        """The next fallback strategy's cheapest candidate whose worst case fits what the original plan reserved."""
+        runtime, chosen = prepared.runtime, prepared.decision.chosen
+        reserved = chosen.prediction.worst_cost_usd if chosen is not None else float("inf")
+        prompt_tokens = estimate_prompt_tokens(prepared.generation.messages)
+        while fallbacks:
+            name = fallbacks.pop(0)
+            predictor = runtime.planner()
+            scored = [(predictor.predict(c, prepared.difficulty.difficulty, prompt_tokens), c)
+                      for c in runtime.predictor.candidates([name], prepared.generation.max_tokens)]  # fmt: skip
+            fitting = [(p.worst_cost_usd, i, c) for i, (p, c) in enumerate(scored) if p.worst_cost_usd <= reserved]
+            if fitting:
+                candidate = min(fitting)[2]
+                return plan_from(candidate, deadline=prepared.plan.deadline, rule="fallback")
+        return None
 
     @staticmethod
     def _decision_headers(prepared: PreparedChat, usage: Usage, results: list[StrategyResult]) -> None:
@@ -251,6 +299,7 @@ class ChatService:
                 yield _sse(self._chunk(prepared, delta, None))
         assert result is not None, "a strategy stream must end with its result"
         outcome.note_result(result.usage, [result])
+        _feedback(prepared, [result])
         finish = _FINISH.get(result.completion.finish_reason, "stop")
         final = self._chunk(prepared, {}, finish)
         final["thinkroute"] = _decision_json(prepared, result)
@@ -271,6 +320,17 @@ class ChatService:
             "model": prepared.route_name,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
+
+
+def _feedback(prepared: PreparedChat, results: list[StrategyResult]) -> None:
+    """Online feedback: what a verifier said about each result nudges the chosen candidate's profile."""
+    online, chosen = prepared.runtime.online, prepared.decision.chosen
+    if online is None or chosen is None:
+        return
+    for result in results:
+        quality = observed_quality(result)
+        if quality is not None:
+            online.observe(chosen.candidate, prepared.difficulty.difficulty, quality)
 
 
 def _plan_attributes(plan: Plan) -> dict[str, Any]:

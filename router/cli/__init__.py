@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from classifiers.cli import classifier_app, classify_command
+from router.budgets.cli import keys_app
+from router.cli.calibrate import calibrate_command
 from router.cli.explain import explain_command
 from router.cli.policy import policy_app
 from router.cli.serve import serve_command
@@ -22,6 +24,8 @@ app.command("explain")(explain_command)
 app.add_typer(policy_app, name="policy")
 app.command("classify")(classify_command)
 app.add_typer(classifier_app, name="classifier")
+app.add_typer(keys_app, name="keys")
+app.command("calibrate")(calibrate_command)
 
 
 @app.callback()

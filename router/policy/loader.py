@@ -86,4 +86,13 @@ def load_policy(path: str | Path) -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise PolicyError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_policy(data, source=str(path))
+    return _with_profiles_file(parse_policy(data, source=str(path)), path)
+
+
+def _with_profiles_file(policy: Policy, path: Path) -> Policy:
+    """Merge the entries of ``profiles_file`` (resolved relative to the policy file) into ``profiles``."""
+    if policy.profiles_file is None:
+        return policy
+    from router.calibration.profiles import merge_profiles_file
+
+    return merge_profiles_file(policy, path.parent / policy.profiles_file, source=str(path))

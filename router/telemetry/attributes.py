@@ -65,6 +65,7 @@ def request_attributes(outcome: RequestOutcome) -> dict[str, Any]:
         "thinkroute.difficulty.bucket": outcome.bucket,
         "thinkroute.strategy": outcome.strategy,
         "thinkroute.strategy.type": outcome.strategy_type,
+        "thinkroute.fallback_from": outcome.fallback_from,
         "thinkroute.decision.rule": outcome.rule,
         "thinkroute.decision.candidates": outcome.candidates_considered,
         "thinkroute.samples": outcome.samples,

@@ -52,9 +52,11 @@ class Telemetry:
         self.registry = registry
         self._in_flight = 0
         self._queue_depths: dict[str, int] = {}
+        self._online_snapshot: Callable[[], Mapping[str, Mapping[str, Mapping[str, float]]]] | None = None
         self._backends: Callable[[], Mapping[str, Backend]] | None = None
         gauges = {"thinkroute_requests_in_flight": self._read_in_flight,
-                  "thinkroute_backend_queue_depth": self._read_queue_depths}  # fmt: skip
+                  "thinkroute_backend_queue_depth": self._read_queue_depths,
+                  "thinkroute_online_quality_estimate": self._read_online_estimates}  # fmt: skip
         self.instruments = Instruments(meter, gauges)
         self.dashboard = DashboardState()
         self.redact = Redactor.from_env()
@@ -210,6 +212,15 @@ class Telemetry:
     def in_flight(self, delta: int) -> None:
         """A chat request started (+1) or finished (-1)."""
         self._in_flight += delta
+
+    def watch_online_feedback(self, snapshot: Callable[[], Mapping[str, Mapping[str, Mapping[str, float]]]]) -> None:
+        """Read online-feedback estimates (``{candidate: {bucket: {"estimate": q}}}``) at each collection."""
+        self._online_snapshot = snapshot
+
+    def _read_online_estimates(self) -> list[tuple[float, Mapping[str, str]]]:
+        snapshot = self._online_snapshot() if self._online_snapshot is not None else {}
+        return [(float(entry["estimate"]), {"candidate": candidate, "bucket": bucket})
+                for candidate, buckets in snapshot.items() for bucket, entry in buckets.items()]  # fmt: skip
 
     def watch_backends(self, backends: Callable[[], Mapping[str, Backend]]) -> None:
         """Read ``queue_depth`` of these backends (those that have one) whenever metrics are collected."""

@@ -80,6 +80,8 @@ METRICS: tuple[MetricSpec, ...] = (
     _spec("thinkroute_classifier_duration", "histogram", "s", (), "Difficulty classifier latency.", _FAST_BUCKETS),
     _spec("thinkroute_planner_duration", "histogram", "s", (), "SLO planner decision latency.", _FAST_BUCKETS),
     _spec("thinkroute_backend_queue_depth", "gauge", "{request}", ("backend",), "Requests waiting in a local backend."),
+    _spec("thinkroute_online_quality_estimate", "gauge", "1", ("candidate", "bucket"),
+          "Online-feedback estimate of P(acceptable answer) per candidate and difficulty bucket."),
     _spec("thinkroute_backend_batch_size", "histogram", "{sequence}", ("backend",),
           "Sequences per local backend batch.", _COUNT_BUCKETS),
 )  # fmt: skip

@@ -50,6 +50,7 @@ class RequestOutcome:
     deadline_met: bool | None = None
     error_type: str | None = None
     stream: bool = False
+    fallback_from: str | None = None
     explanation: dict[str, Any] = field(default_factory=dict)
     decision: Decision | None = field(default=None, repr=False)  # explained lazily, see explain()
     started_at: float = field(default_factory=time.time)  # wall clock (epoch seconds) at arrival
@@ -105,6 +106,11 @@ class RequestOutcome:
         planned = sum(int(r.details.get("n_max", 0) or 0) for r in results)
         self.samples_max = max(planned or self.samples_max * len(results), self.samples)
         self.stop_reason = results[0].stop_reason if results else None
+
+    def note_fallback(self, failed: str, fallback: str) -> None:
+        """The chosen strategy's backends failed and the route's fallback strategy runs instead."""
+        self.fallback_from = self.fallback_from or failed
+        self.strategy = fallback
 
     def note_first_token(self) -> None:
         """Mark the first content token of a streamed answer (the first call wins)."""

@@ -45,6 +45,7 @@ def _exercised() -> str:
         telemetry.set_queue_depth("local", 2)
         telemetry.record_batch_size("local", 8)
         telemetry.in_flight(0)
+        telemetry.watch_online_feedback(lambda: {"vote[n=4]": {"hard": {"estimate": 0.8, "prior": 0.9}}})
         return telemetry.prometheus_text().decode()
     finally:
         telemetry.shutdown()
