@@ -1,9 +1,13 @@
-"""The local transformers engine: load a model once, generate N samples or stream one.
+"""The local transformers engine: load a model once, then run generation jobs token by token.
 
-Everything here is synchronous and meant to run in a worker thread; callers on an event loop
-use :class:`router.backends.local.LocalBackend`. Generation stops at the token cap, at a stop
-sequence (per sequence, so finished samples stop consuming compute), at the deadline, or when
-the caller's cancel event is set.
+Everything here is synchronous and meant to run in one worker thread; callers on an event loop
+use :class:`router.backends.local.LocalBackend` (which batches requests through
+:class:`local_backend.batching.BatchScheduler`). One :meth:`LocalEngine.run` decodes a batch of
+jobs together: each distinct prompt is prefilled once and its KV cache expanded across its samples
+(prefix sharing). Generation stops per sequence at the token cap, an end-of-sequence token or a stop
+sequence, and for all of a job's sequences at its deadline or when its cancel event is set.
+Budget forcing, the TIP thought-switch penalty and step-wise generation for search ride on the
+same loop (:mod:`local_backend.budget_forcing`, :mod:`local_backend.tip`, :mod:`local_backend.stepwise`).
 """
 
 from __future__ import annotations
@@ -12,57 +16,23 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
-from transformers.generation.streamers import BaseStreamer
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from local_backend.decoding import Row, TokenProcessor, decode, prefill
+from local_backend.jobs import Job, PlannedJob, finish_job, plan_job
 from local_backend.model_source import ResolvedModel, resolve_model, write_converted_cache
+from local_backend.params import EngineResult, SampleOutput, SamplingParams
+from local_backend.stepwise import StepResult, step_job, step_results
+from local_backend.tip import ThoughtSwitchConfig, ThoughtSwitchPenalty
 
-__all__ = ["EngineResult", "LocalEngine", "SampleOutput", "SamplingParams", "pick_device"]
+__all__ = ["EngineResult", "Job", "LocalEngine", "SampleOutput", "SamplingParams", "StepResult", "pick_device"]
 
 log = logging.getLogger("local_backend.engine")
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """Decoding settings for one call; ``deadline`` is a ``time.monotonic()`` instant."""
-
-    max_new_tokens: int
-    temperature: float = 0.0
-    top_p: float = 1.0
-    n: int = 1
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-    deadline: float | None = None
-    logprobs: bool = False
-
-
-@dataclass
-class SampleOutput:
-    """One generated sequence, cut at its stop sequence."""
-
-    text: str
-    token_ids: list[int]
-    finish_reason: str
-    logprobs: list[float] | None = None
-
-
-@dataclass
-class EngineResult:
-    """The samples of one call; the prompt was prefilled once for all of them."""
-
-    samples: list[SampleOutput]
-    prompt_tokens: int
-    seconds: float = 0.0
 
 
 def pick_device(device: str = "auto", dtype: str = "auto") -> tuple[str, torch.dtype]:
@@ -80,98 +50,9 @@ def pick_device(device: str = "auto", dtype: str = "auto") -> tuple[str, torch.d
     return chosen, getattr(torch, dtype)
 
 
-class _Stopper(StoppingCriteria):
-    """Marks each sequence done at a stop sequence; stops all at the deadline or on cancel."""
-
-    def __init__(
-        self,
-        tokenizer: Any,
-        prompt_len: int,
-        stops: tuple[str, ...],
-        deadline: float | None,
-        cancel: threading.Event | None,
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.prompt_len = prompt_len
-        self.stops = stops
-        self.deadline = deadline
-        self.cancel = cancel
-        self.reason: str | None = None
-        self.window = max((len(s) for s in stops), default=0) + 8
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        batch = input_ids.shape[0]
-        if self.cancel is not None and self.cancel.is_set():
-            self.reason = "cancelled"
-            return torch.ones(batch, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            self.reason = "deadline"
-            return torch.ones(batch, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-        done = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
-        if self.stops:
-            tail = input_ids[:, max(self.prompt_len, input_ids.shape[1] - self.window) :]
-            for row, text in enumerate(self.tokenizer.batch_decode(tail, skip_special_tokens=True)):
-                done[row] = any(stop in text for stop in self.stops)
-        return done  # type: ignore[return-value]
-
-
-class _TextStreamer(BaseStreamer):
-    """Emits decoded text deltas of one sequence, holding back what might start a stop sequence."""
-
-    def __init__(self, tokenizer: Any, stops: tuple[str, ...], on_text: Callable[[str], None]) -> None:
-        self.tokenizer = tokenizer
-        self.stops = stops
-        self.on_text = on_text
-        self.ids: list[int] = []
-        self.emitted = 0
-        self.seen_prompt = False
-        self.stopped = False
-
-    def put(self, value: torch.Tensor) -> None:
-        if not self.seen_prompt:
-            self.seen_prompt = True
-            return
-        self.ids.extend(int(t) for t in value.reshape(-1).tolist())
-        self._emit(final=False)
-
-    def end(self) -> None:
-        self._emit(final=True)
-
-    def _emit(self, *, final: bool) -> None:
-        if self.stopped:
-            return
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        cut = _first_stop(text, self.stops)
-        if cut is not None:
-            text, self.stopped = text[:cut], True
-        elif not final:
-            text = text[: len(text) - _partial_stop_suffix(text, self.stops)]
-            if text.endswith("\ufffd"):  # an incomplete multi-byte character
-                text = text.rstrip("\ufffd")
-        if len(text) > self.emitted:
-            self.on_text(text[self.emitted :])
-            self.emitted = len(text)
-
-
-def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
-    positions = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return min(positions) if positions else None
-
-
-def _partial_stop_suffix(text: str, stops: tuple[str, ...]) -> int:
-    """Length of the longest suffix of ``text`` that is a proper prefix of some stop sequence."""
-    best = 0
-    for stop in stops:
-        for k in range(min(len(stop) - 1, len(text)), best, -1):
-            if text.endswith(stop[:k]):
-                best = k
-                break
-    return best
-
-
 @dataclass
 class LocalEngine:
-    """A loaded causal LM and its tokenizer; not thread-safe, serialise calls."""
+    """A loaded causal LM and its tokenizer; not thread-safe, serialise calls (one worker thread)."""
 
     model: Any
     tokenizer: Any
@@ -179,6 +60,8 @@ class LocalEngine:
     name: str
     load_seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    share_prefix: bool = True
+    _penalties: dict[ThoughtSwitchConfig, ThoughtSwitchPenalty] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, spec: str = "bundled", device: str = "auto", dtype: str = "auto",
@@ -213,61 +96,106 @@ class LocalEngine:
         cancel: threading.Event | None = None,
         on_text: Callable[[str], None] | None = None,
     ) -> EngineResult:
-        """Sample ``params.n`` continuations of ``prompt`` (one prefill, expanded across the batch)."""
+        """Sample ``params.n`` continuations of ``prompt`` (one prefill, expanded across the samples)."""
+        return self.run([Job(prompt, params, cancel=cancel, on_text=on_text)])[0]
+
+    def step(
+        self,
+        prompt: str,
+        *,
+        prefixes: Sequence[str] = ("",),
+        k: int = 1,
+        delimiter: str = "\n\n",
+        max_tokens: int = 64,
+        temperature: float = 0.7,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        stop: tuple[str, ...] = (),
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
+        processors: tuple[TokenProcessor, ...] = (),
+    ) -> list[StepResult]:
+        """Continue ``prompt + prefix`` for each prefix, ``k`` branches each, up to the next ``delimiter``.
+
+        Results come prefix by prefix, branch by branch, with text, token counts and logprobs.
+        """
+        job = step_job(prompt, prefixes, k=k, delimiter=delimiter, max_tokens=max_tokens, temperature=temperature,
+                       top_p=top_p, seed=seed, stop=stop, deadline=deadline, cancel=cancel,
+                       processors=processors)  # fmt: skip
+        return step_results(job, self.run([job])[0], delimiter)
+
+    def run(
+        self, jobs: Sequence[Job], on_result: Callable[[int, EngineResult], None] | None = None
+    ) -> list[EngineResult]:  # fmt: skip
+        """Decode several jobs as one batch; one result per job, in order.
+
+        Identical prompts (within and across jobs) are prefilled once unless ``share_prefix`` is off,
+        in which case every sample prefills its own copy (the reference the shared path must match).
+        ``on_result(i, result)`` is called as soon as every sequence of job ``i`` has ended, while the
+        rest of the batch goes on (so a short answer need not wait for the batch's longest).
+        """
         started = time.monotonic()
-        encoded = self.tokenizer(prompt, return_tensors="pt").to(self.device)
-        prompt_len = int(encoded.input_ids.shape[1])
-        stopper = _Stopper(self.tokenizer, prompt_len, params.stop, params.deadline, cancel)
-        streamer = _TextStreamer(self.tokenizer, params.stop, on_text) if on_text and params.n == 1 else None
-        if params.seed is not None:
-            torch.manual_seed(params.seed)
-        sampling = params.temperature > 0
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": params.max_new_tokens,
-            "do_sample": sampling,
-            "num_return_sequences": params.n,
-            "stopping_criteria": StoppingCriteriaList([stopper]),
-            "return_dict_in_generate": True,
-            "output_logits": params.logprobs,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if sampling:
-            kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
-        else:
-            kwargs.update(temperature=None, top_p=None, top_k=None)
+        eos = self.eos_ids()
+        planned = [plan_job(j, self.tokenizer, eos, self.device, self._processors(j.params)) for j in jobs]
+        prompts, prefilled = self._assign_prompts(planned)
+        specs = [spec for p in planned for spec in p.specs]
+        owner = {id(spec): j for j, p in enumerate(planned) for spec in p.specs}
+        finished: dict[int, list[Row]] = {j: [] for j in range(len(planned))}
+        results: dict[int, EngineResult] = {}
+
+        def result_of(j: int, rows: list[Row]) -> EngineResult:
+            p = planned[j]
+            samples = finish_job(p, rows, self.tokenizer)
+            lengths = [len(ids) for ids in p.prompts]
+            seconds = time.monotonic() - started
+            return EngineResult(samples, sum(lengths), seconds, prefilled[j], len(specs), lengths)
+
+        def row_done(row: Row) -> None:
+            j = owner[id(row.spec)]
+            finished[j].append(row)
+            if len(finished[j]) == len(planned[j].specs):
+                order = {id(spec): k for k, spec in enumerate(planned[j].specs)}
+                results[j] = result_of(j, sorted(finished[j], key=lambda r: order[id(r.spec)]))
+                if on_result is not None:
+                    on_result(j, results[j])
+
         with torch.inference_mode():
-            out = self.model.generate(**encoded, streamer=streamer, **kwargs)
-        samples = [
-            self._sample(out, row, prompt_len, params, stopper.reason) for row in range(out.sequences.shape[0])
-        ]
-        return EngineResult(samples, prompt_len, time.monotonic() - started)
+            decode(self.model, prefill(self.model, prompts, self.pad_id), specs, row_done)
+        return [results[j] for j in range(len(planned))]
 
-    def _sample(
-        self, out: Any, row: int, prompt_len: int, params: SamplingParams, interrupted: str | None
-    ) -> SampleOutput:
-        ids = out.sequences[row, prompt_len:].tolist()
-        eos = self._eos_ids()
-        length = next((i for i, t in enumerate(ids) if t in eos), None)
-        finish = "stop" if length is not None else ("length" if len(ids) >= params.max_new_tokens else None)
-        if length is not None:
-            ids = ids[: length + 1]  # the end-of-sequence token was generated, so it counts
-        else:
-            pad = self.tokenizer.pad_token_id
-            while ids and ids[-1] == pad:
-                ids.pop()
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        cut = _first_stop(text, params.stop)
-        if cut is not None:
-            text, finish = text[:cut], "stop"
-        if finish is None:
-            finish = interrupted or "length"
-        logprobs = None
-        if params.logprobs and out.logits is not None:
-            steps = zip(out.logits, ids, strict=False)
-            logprobs = [float(torch.log_softmax(step[row].float(), dim=-1)[tok]) for step, tok in steps]
-        return SampleOutput(text=text, token_ids=ids, finish_reason=finish, logprobs=logprobs)
+    def _assign_prompts(self, planned: list[PlannedJob]) -> tuple[list[list[int]], list[int]]:
+        """The distinct prompts to prefill (row specs re-pointed at them) and the prefill tokens each job added."""
+        distinct: dict[tuple[int, ...], int] = {}
+        prompts: list[list[int]] = []
+        added: list[int] = []
+        for p in planned:
+            fresh = 0
+            for spec in p.specs:
+                ids = p.prompts[spec.prompt]
+                key = tuple(ids) if self.share_prefix else (len(prompts), *ids)
+                if key not in distinct:
+                    distinct[key] = len(prompts)
+                    prompts.append(ids)
+                    fresh += len(ids)
+                spec.prompt = distinct[key]
+            added.append(fresh)
+        return prompts, added
 
-    def _eos_ids(self) -> set[int]:
+    def _processors(self, params: SamplingParams) -> tuple[TokenProcessor, ...]:
+        config: ThoughtSwitchConfig | None = params.thought_switch
+        if config is None:
+            return ()
+        if config not in self._penalties:
+            self._penalties[config] = ThoughtSwitchPenalty.from_config(config, self.tokenizer)
+        return (self._penalties[config],)
+
+    @property
+    def pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return int(pad if pad is not None else (self.tokenizer.eos_token_id or 0))
+
+    def eos_ids(self) -> set[int]:
+        """Token ids that end a sequence (the model's and the tokenizer's)."""
         eos = self.model.generation_config.eos_token_id
         ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
         if self.tokenizer.eos_token_id is not None:

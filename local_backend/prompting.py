@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["BASE_STOPS", "Prompt", "build_prompt", "scaffold_prompt"]
+__all__ = ["BASE_STOPS", "Message", "Prompt", "build_prompt", "scaffold_prompt"]
 
 
-class _Message(Protocol):
+class Message(Protocol):
+    """Anything with a chat ``role`` and text ``content``."""
+
     @property
     def role(self) -> str: ...
 
@@ -43,7 +45,7 @@ class Prompt:
     templated: bool
 
 
-def scaffold_prompt(messages: Sequence[_Message], assistant_prefix: str = "") -> Prompt:
+def scaffold_prompt(messages: Sequence[Message], assistant_prefix: str = "") -> Prompt:
     """The few-shot Q/A scaffold for base models."""
     preamble = _PREAMBLE
     turns: list[str] = []
@@ -65,7 +67,7 @@ def scaffold_prompt(messages: Sequence[_Message], assistant_prefix: str = "") ->
     return Prompt(text=text, stop=BASE_STOPS, templated=False)
 
 
-def build_prompt(messages: Sequence[_Message], tokenizer: Any, assistant_prefix: str = "") -> Prompt:
+def build_prompt(messages: Sequence[Message], tokenizer: Any, assistant_prefix: str = "") -> Prompt:
     """Use the tokenizer's chat template when it has one, the base-model scaffold otherwise."""
     if getattr(tokenizer, "chat_template", None):
         chat = [{"role": m.role, "content": m.content} for m in messages]
