@@ -33,8 +33,10 @@ def serve_command(
 
     try:
         loaded = load_policy(policy)
-    except PolicyError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+    except PolicyError as exc:  # the same lines as `thinkroute policy check`
+        typer.echo(f"error: refusing to start on an invalid policy ({policy})", err=True)
+        for line in exc.errors or [exc.message]:
+            typer.echo(line if line.startswith(str(policy)) else f"{policy}: {line}", err=True)
         raise typer.Exit(2) from None
     level = (log_level or loaded.telemetry.log_level).lower()
     configure_logging(level)  # JSON lines on stderr (THINKROUTE_LOG_FORMAT=text for humans), secrets redacted

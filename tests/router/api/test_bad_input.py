@@ -25,10 +25,12 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         raise RuntimeError("secret internal detail")
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=transport, base_url="http://test"
-    ) as http:
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+ERROR_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 413: "invalid_request_error",
+               500: "server_error"}  # fmt: skip
 
 
 def _assert_openai_error(response: httpx.Response, status: int, code: str | None, param: str | None = None) -> None:
@@ -36,6 +38,7 @@ def _assert_openai_error(response: httpx.Response, status: int, code: str | None
     error = response.json()["error"]
     assert set(error) >= {"message", "type", "param", "code"}
     assert error["code"] == code
+    assert error["type"] == ERROR_TYPES[status]
     if param is not None:
         assert error["param"] == param
     assert "Traceback" not in response.text
@@ -80,6 +83,7 @@ async def test_schema_violations_are_400_naming_the_field(
 async def test_unknown_model_is_404(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/chat/completions", json={**GOOD, "model": "gpt-17"})
     _assert_openai_error(response, 404, "model_not_found", "model")
+    await _still_serving(client)
 
 
 async def test_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
@@ -96,11 +100,13 @@ async def test_chunked_body_over_the_limit_is_413(client: httpx.AsyncClient) -> 
 
     response = await client.post("/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"})
     _assert_openai_error(response, 413, "request_too_large")
+    await _still_serving(client)
 
 
 async def test_max_tokens_over_the_route_cap_is_400(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/chat/completions", json={**GOOD, "max_tokens": 100_000})
     _assert_openai_error(response, 400, "invalid_request", "max_tokens")
+    await _still_serving(client)
 
 
 async def test_a_bug_is_500_with_request_id_and_no_internals(client: httpx.AsyncClient) -> None:

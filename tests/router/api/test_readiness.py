@@ -1,4 +1,4 @@
-"""Liveness and readiness of the router while its local backend loads a model: /healthz at once, /readyz 503 until loaded."""
+"""Router liveness and readiness while the local backend loads: /healthz at once, /readyz 503 until loaded."""
 
 from __future__ import annotations
 
