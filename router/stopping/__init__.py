@@ -1,4 +1,4 @@
-"""Early-stopping rules, registered by name: ``beta``, ``window``, ``unanimous``, ``plateau``.
+"""Early-stopping rules, registered by name: ``beta``, ``window``, ``unanimous``, ``plateau``, ``diverged``.
 
 Rules combine: sampling stops at the first that fires (:func:`decide`), never before the
 strategy's minimum number of samples. N max, the deadline, the token cap and the reserved budget
@@ -15,11 +15,12 @@ from router.stopping.base import SamplingState, StopDecision, StoppingRule, Stop
 from router.stopping.beta import majority_stays_probability, regularized_incomplete_beta
 from router.stopping.decide import decide, first_firing
 from router.stopping.replay import replay
-from router.stopping.rules import BetaRule, PlateauRule, UnanimousRule, WindowRule
+from router.stopping.rules import BetaRule, DivergedRule, PlateauRule, UnanimousRule, WindowRule
 
 __all__ = [
     "STOPPING_RULES",
     "BetaRule",
+    "DivergedRule",
     "PlateauRule",
     "SamplingState",
     "StopDecision",
@@ -40,6 +41,7 @@ STOPPING_RULES: dict[str, Callable[..., StoppingRule]] = {
     "window": WindowRule,
     "unanimous": UnanimousRule,
     "plateau": PlateauRule,
+    "diverged": DivergedRule,
 }
 
 

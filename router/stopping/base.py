@@ -18,6 +18,7 @@ class StopReason(StrEnum):
     WINDOW = "window"  # ESC: a window of consecutive samples agreed
     PLATEAU = "plateau"  # the best verifier score stopped improving
     UNANIMOUS = "unanimous"  # every sample so far agreed
+    DIVERGED = "diverged"  # the samples scatter: no consensus is emerging
     DEADLINE = "deadline"  # the plan's deadline passed (anytime answer)
     TOKEN_CAP = "token_cap"  # the next wave would pass the token cap
     BUDGET = "budget"  # the next wave would pass the reserved budget

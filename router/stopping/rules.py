@@ -7,6 +7,9 @@
   samples all give the same answer.
 - ``unanimous``: stop when every sample so far gave the same answer and there are at least ``min_agree``.
 - ``plateau``: stop when the best verifier score gained less than ``epsilon`` over the last ``waves`` waves.
+- ``diverged``: the mirror of ``beta``: stop when, after at least ``after`` samples, no answer has
+  more than ``max_votes`` votes. Samples that scatter this widely rarely converge on a majority
+  (measured in ``benchmarks/early_stopping.py``), so more of them buy no accuracy.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from router.stopping.base import SamplingState, StopDecision, StopReason
 from router.stopping.beta import majority_stays_probability
 
-__all__ = ["BetaRule", "PlateauRule", "UnanimousRule", "WindowRule"]
+__all__ = ["BetaRule", "DivergedRule", "PlateauRule", "UnanimousRule", "WindowRule"]
 
 
 def _whole(value: float, name: str, minimum: int) -> int:
@@ -93,3 +96,23 @@ class PlateauRule:
         if gain >= self.epsilon:
             return None
         return StopDecision(StopReason.PLATEAU, f"best score gained {gain:.3f} over {self.waves} wave(s)")
+
+
+class DivergedRule:
+    """No consensus is emerging: after ``after`` samples, the leading answer has at most ``max_votes`` votes."""
+
+    name = "diverged"
+
+    def __init__(self, after: int = 3, max_votes: int = 1) -> None:
+        self.after = _whole(after, "diverged: after", 2)
+        self.max_votes = _whole(max_votes, "diverged: max_votes", 1)
+        if self.max_votes * 2 > self.after:
+            raise ValueError(f"diverged: max_votes ({self.max_votes}) must be at most half of after ({self.after})")
+
+    def should_stop(self, state: SamplingState) -> StopDecision | None:
+        if state.samples < self.after:
+            return None
+        leader, _ = state.top_two()
+        if leader > self.max_votes:
+            return None
+        return StopDecision(StopReason.DIVERGED, f"no answer has more than {leader} of {state.samples} votes")

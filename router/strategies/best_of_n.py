@@ -4,7 +4,8 @@ Without verifier scores this is self-consistency (majority vote over extracted, 
 answers); with scores it is a weighted vote. After each wave the stopping rules look at the
 votes and the best score so far (Adaptive-Consistency's Beta criterion, ESC's agreement window,
 a score plateau); the deadline, the token cap and ``n`` always stop it. The winner is the
-best-scored sample of the winning answer class.
+best-scored sample of the winning answer class. A deadline timeout in a later wave (sampling or
+judging) returns the best answer so far, marked anytime; before any sample it is a 504.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from router.backends.base import Completion
 from router.errors import UpstreamTimeout
+from router.stopping.base import StopReason
 from router.strategies.base import StrategyContext, StrategyResult, StreamEvent
 from router.strategies.components import build_stopping, build_verifier, sampling_state, task_for
 from router.strategies.streaming import stream_by_running
@@ -44,7 +46,11 @@ class BestOfN:
                 break
             new = await sampler.draw(k)
             if new:
-                verdict = await verifier.score(task, [c.text for c in new])
+                try:
+                    verdict = await verifier.score(task, [c.text for c in new])
+                except UpstreamTimeout:  # the deadline cut the judge: vote on what was scored so far
+                    stop_reason = StopReason.DEADLINE
+                    break
                 sampler.usage = sampler.usage + verdict.usage
                 answers.extend(verdict.answers)
                 scores.extend(verdict.scores)
@@ -61,7 +67,7 @@ class BestOfN:
         if not sampler.samples:
             raise UpstreamTimeout("the deadline passed before any sample finished", backend=ctx.backend.name)
         winner, votes = _winner(sampler.samples, answers, scores)
-        anytime = stop_reason == "deadline"
+        anytime = stop_reason == StopReason.DEADLINE
         details: dict[str, Any] = {"votes": votes, "n_max": n_max, "waves": sampler.waves, "answers": answers}
         return StrategyResult(winner, sampler.usage, len(sampler.samples), stop_reason, anytime, details)
 

@@ -3,14 +3,19 @@
 Each round asks the model to critique its current answer and then to rewrite it using that
 critique; the verifier scores every version. Revising stops when the score gain of a round falls
 below ``epsilon`` (the returned answer is the best-scored version, never a worse revision), at
-the round cap, the deadline or the token cap.
+the round cap, the deadline or the token cap. Every call is cut at the deadline: once a first
+version exists, the best version so far is returned as an anytime answer; before it, a 504.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 from router.backends.base import ChatMessage, Completion, GenerationRequest, Usage
+from router.errors import UpstreamTimeout
+from router.stopping.base import StopReason
 from router.strategies.base import StrategyContext, StrategyResult, StreamEvent
 from router.strategies.components import build_verifier, task_for
 from router.strategies.streaming import stream_by_running
@@ -26,6 +31,17 @@ REVISE_PROMPT = (
     "Rewrite your answer to the original request, fixing these points. Reply with the improved answer only."
 )
 
+T = TypeVar("T")
+
+
+async def _by_deadline(ctx: StrategyContext, call: Awaitable[T]) -> T:
+    """``call``, cancelled when the plan's deadline passes (raised as :class:`UpstreamTimeout`)."""
+    try:
+        async with asyncio.timeout(ctx.plan.remaining_s()):
+            return await call
+    except TimeoutError:
+        raise UpstreamTimeout("the deadline passed during a revision call", backend=ctx.backend.name) from None
+
 
 class Revision:
     """Iterative self-refinement scored by a verifier."""
@@ -40,40 +56,45 @@ class Revision:
         async def ask(messages: tuple[ChatMessage, ...]) -> Completion:
             nonlocal usage, calls
             request: GenerationRequest = ctx.request.with_(messages=messages, n=1, deadline=ctx.plan.deadline)
-            result = await ctx.backend.generate(request)
+            result = await _by_deadline(ctx, ctx.backend.generate(request))
             usage = usage + result.usage
             calls += 1
             return result.completions[0]
 
         async def score(text: str) -> float:
             nonlocal usage
-            verdict = await verifier.score(task, [text])
+            verdict = await _by_deadline(ctx, verifier.score(task, [text]))
             usage = usage + verdict.usage
             value = verdict.scores[0]
             return 0.0 if value is None else float(value)
 
-        best = await ask(ctx.request.messages)
-        best_score = await score(best.text)
-        history = [round(best_score, 4)]
-        stop_reason = "n_max"
-        for _ in range(rounds):
-            if self._out_of_room(ctx, usage):
-                stop_reason = "deadline" if (ctx.plan.remaining_s() or 1) <= 0 else "token_cap"
-                break
-            base = (*ctx.request.messages, ChatMessage("assistant", best.text))
-            critique = await ask((*base, ChatMessage("user", CRITIQUE_PROMPT)))
-            revised = await ask((*base, ChatMessage("user", REVISE_PROMPT.format(critique=critique.text))))
-            revised_score = await score(revised.text)
-            history.append(round(revised_score, 4))
-            gain = revised_score - best_score
-            if revised_score > best_score:
-                best, best_score = revised, revised_score
-            if gain < ctx.config.epsilon:
-                stop_reason = "plateau"
-                break
-        details = {"scores": history, "rounds": len(history) - 1}
+        best = await ask(ctx.request.messages)  # no version yet: a timeout here propagates (504)
+        history: list[float] = []
+        stop_reason: str = StopReason.N_MAX
+        try:
+            best_score = await score(best.text)
+            history.append(round(best_score, 4))
+            for _ in range(rounds):
+                if self._out_of_room(ctx, usage):
+                    out_of_time = (ctx.plan.remaining_s() or 1) <= 0
+                    stop_reason = StopReason.DEADLINE if out_of_time else StopReason.TOKEN_CAP
+                    break
+                base = (*ctx.request.messages, ChatMessage("assistant", best.text))
+                critique = await ask((*base, ChatMessage("user", CRITIQUE_PROMPT)))
+                revised = await ask((*base, ChatMessage("user", REVISE_PROMPT.format(critique=critique.text))))
+                revised_score = await score(revised.text)
+                history.append(round(revised_score, 4))
+                gain = revised_score - best_score
+                if revised_score > best_score:
+                    best, best_score = revised, revised_score
+                if gain < ctx.config.epsilon:
+                    stop_reason = StopReason.PLATEAU
+                    break
+        except UpstreamTimeout:  # the deadline cut a call: the best version so far is the anytime answer
+            stop_reason = StopReason.DEADLINE
+        details = {"scores": history, "rounds": max(0, len(history) - 1)}
         return StrategyResult(best, usage, samples=calls, stop_reason=stop_reason,
-                              anytime=stop_reason == "deadline", details=details)  # fmt: skip
+                              anytime=stop_reason == StopReason.DEADLINE, details=details)  # fmt: skip
 
     @staticmethod
     def _out_of_room(ctx: StrategyContext, usage: Usage) -> bool:

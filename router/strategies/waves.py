@@ -3,7 +3,9 @@
 A wave asks the backend for ``k`` samples at once (one call with ``n=k`` where the backend
 supports it, ``k`` parallel calls otherwise). Before each wave the sampler checks that the
 deadline has not passed and that a full wave still fits under the plan's token cap; a wave cut
-off by the deadline is cancelled, so it stops consuming compute.
+off by the deadline is cancelled, so it stops consuming compute. A failed parallel call cancels
+its siblings and propagates as its own :class:`~router.errors.BackendError` (429/502/504), not as
+an ``ExceptionGroup``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import asyncio
 from dataclasses import dataclass, field
 
 from router.backends.base import Backend, Completion, GenerationRequest, GenerationResult, Usage
+from router.errors import BackendError, UpstreamTimeout
+from router.stopping.base import StopReason
 from router.strategies.base import Plan
 from router.telemetry.context import span
 
@@ -46,7 +50,10 @@ class WaveSampler:
         return True
 
     async def draw(self, k: int) -> list[Completion]:
-        """One wave of ``k`` samples; returns [] (and sets ``stop_reason``) if the deadline cuts it off."""
+        """One wave of ``k`` samples; returns [] (and sets ``stop_reason``) if the deadline cuts it off.
+
+        The deadline shows as our own timeout or as a backend's :class:`UpstreamTimeout`; the latter
+        propagates when no sample exists yet, as there is no anytime answer to return."""
         # sample i of a request seeded s uses s + i, so the next wave starts after the samples drawn so far
         seed = None if self.request.seed is None else self.request.seed + len(self.samples)
         request = self.request.with_(n=k, seed=seed, deadline=self.plan.deadline)
@@ -55,9 +62,11 @@ class WaveSampler:
             try:
                 async with asyncio.timeout(remaining):
                     results = await self._call(request, k)
-            except TimeoutError:
-                self.stop_reason = "deadline"
-                wave.set_attribute("thinkroute.stop_reason", "deadline")
+            except (TimeoutError, UpstreamTimeout) as exc:
+                if isinstance(exc, UpstreamTimeout) and not self.samples:
+                    raise
+                self.stop_reason = StopReason.DEADLINE
+                wave.set_attribute("thinkroute.stop_reason", StopReason.DEADLINE.value)
                 return []
         self.waves += 1
         new: list[Completion] = []
@@ -74,6 +83,21 @@ class WaveSampler:
             return [await self.backend.generate(request)]
         single = request.with_(n=1)
         seeds = [None if single.seed is None else single.seed + i for i in range(k)]
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self.backend.generate(single.with_(seed=seed))) for seed in seeds]
+        try:
+            async with asyncio.TaskGroup() as group:  # the first failure cancels the other calls
+                tasks = [group.create_task(self.backend.generate(single.with_(seed=seed))) for seed in seeds]
+        except BaseExceptionGroup as failed:
+            error = _first_backend_error(failed)
+            if error is None:
+                raise
+            raise error from None
         return [t.result() for t in tasks]
+
+
+def _first_backend_error(group: BaseExceptionGroup[BaseException]) -> BackendError | None:
+    """The first :class:`BackendError` in ``group`` (in the order the calls failed), nested groups included."""
+    for error in group.exceptions:
+        found = _first_backend_error(error) if isinstance(error, BaseExceptionGroup) else error
+        if isinstance(found, BackendError):
+            return found
+    return None

@@ -59,3 +59,21 @@ def test_unanimous_windows_always_stop_and_split_votes_never_stop_beta(seq: list
     assert first_firing(rules, _state([*seq, *unanimous])) is not None
     split = ["1", "2"] * (len(seq) // 2 + 1)
     assert not build_rule("beta", {"confidence": 0.95}).should_stop(_state(split))
+
+
+def test_diverged_fires_only_when_no_answer_leads_after_enough_samples() -> None:
+    rule = build_rule("diverged", {"after": 3, "max_votes": 1})
+    assert rule.should_stop(SamplingState(("1", "2"))) is None  # too few samples yet
+    decision = rule.should_stop(SamplingState(("1", "2", "3")))
+    assert decision is not None and decision.reason == "diverged"
+    assert rule.should_stop(SamplingState(("1", "2", "1"))) is None  # an answer is emerging
+    assert rule.should_stop(SamplingState((None, None, None))) is not None  # nothing extractable at all
+    wider = build_rule("diverged", {"after": 6, "max_votes": 2})
+    assert wider.should_stop(SamplingState(("1", "1", "2", "2", "3", "4"))) is not None
+    assert wider.should_stop(SamplingState(("1", "1", "1", "2", "3", "4"))) is None
+
+
+@pytest.mark.parametrize("params", [{"after": 1}, {"after": 3, "max_votes": 2}, {"max_votes": 0}])
+def test_diverged_rejects_parameters_that_would_stop_on_a_majority(params: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="diverged"):
+        build_rule("diverged", params)
