@@ -22,7 +22,10 @@ from router.policy.schema import (
     SinglePassConfig,
 )
 
-__all__ = ["Candidate", "Shape", "expand_candidates", "params_key"]
+__all__ = ["JUDGE_MAX_TOKENS", "JUDGE_RUBRIC_TOKENS", "Candidate", "Shape", "expand_candidates", "params_key"]
+
+JUDGE_RUBRIC_TOKENS = 96  # router.verifiers.llm_judge.RUBRIC is ~70 tokens in common tokenizers
+JUDGE_MAX_TOKENS = 8  # LLMJudgeVerifier's default grade length
 
 
 @dataclass(frozen=True)
@@ -35,10 +38,25 @@ class Shape:
     per_sequence_cap: int  # tokens one sequence may generate (thinking + answer)
     calls: int  # backend calls (each pays the prompt once)
     expected_fraction: float = 0.6  # expected share of the cap actually generated, without a profile
+    judge_calls: int = 0  # llm_judge grading calls at most (each pays the prompt, an answer and the rubric)
+    judge_backend: str | None = None  # the backend that grades (the strategy's own when None)
 
     @property
     def token_cap(self) -> int:
         return self.sequences * self.per_sequence_cap
+
+    def judge_prompt_tokens(self, prompt_tokens: int) -> int:
+        """Worst-case prompt tokens of all grading calls: the question, one answer at its cap, the rubric."""
+        return self.judge_calls * (prompt_tokens + self.per_sequence_cap + JUDGE_RUBRIC_TOKENS)
+
+    @property
+    def judge_completion_tokens(self) -> int:
+        return self.judge_calls * JUDGE_MAX_TOKENS
+
+    def worst_tokens(self, prompt_tokens: int) -> int:
+        """Every token the plan may consume: prompts of every call, every sample at its cap, every grade."""
+        judged = self.judge_prompt_tokens(prompt_tokens) + self.judge_completion_tokens
+        return self.token_cap + self.calls * prompt_tokens + judged
 
     @property
     def sequences_per_round(self) -> int:
@@ -68,6 +86,8 @@ def params_key(params: Mapping[str, Any]) -> str:
 
 def _shapes(config: Any, answer_tokens: int) -> list[tuple[dict[str, Any], Shape]]:
     a = min(answer_tokens, config.max_tokens)
+    judged = getattr(config, "verifier", None) == "llm_judge"
+    judge = getattr(config, "judge_backend", None)
     if isinstance(config, SinglePassConfig):
         return [({}, Shape(a, 1, 1, a, 1, 0.5))]
     if isinstance(config, ChainOfDraftConfig):
@@ -78,17 +98,20 @@ def _shapes(config: Any, answer_tokens: int) -> list[tuple[dict[str, Any], Shape
         out = []
         for n in config.n_values:
             waves = math.ceil(n / config.wave_size)
-            out.append(({"n": n}, Shape(a, n, waves, a, waves, 0.5)))
+            out.append(({"n": n}, Shape(a, n, waves, a, waves, 0.5, judge_calls=n if judged else 0)))
         return out
     if isinstance(config, RevisionConfig):
-        # generate, then per round: critique + revise
-        return [({"rounds": r}, Shape(a, 1 + 2 * r, 1 + 2 * r, a, 1 + 2 * r, 0.6)) for r in config.max_rounds]
+        # generate, then per round: critique + revise; every version is graded
+        return [({"rounds": r}, Shape(a, 1 + 2 * r, 1 + 2 * r, a, 1 + 2 * r, 0.6,
+                                      judge_calls=1 + r if judged else 0, judge_backend=judge))
+                for r in config.max_rounds]  # fmt: skip
     if isinstance(config, BeamSearchConfig):
         out = []
         for width in config.beam_widths:
             per_step = width * config.expansions
             sequences = per_step * config.max_steps
-            shape = Shape(a, sequences, config.max_steps, config.step_max_tokens, config.max_steps, 0.5)
+            shape = Shape(a, sequences, config.max_steps, config.step_max_tokens, config.max_steps, 0.5,
+                          judge_calls=sequences if judged else 0)  # fmt: skip
             out.append(({"beam_width": width}, shape))
         return out
     raise TypeError(f"no candidate shapes for strategy type {config.type!r}")

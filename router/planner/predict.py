@@ -109,9 +109,7 @@ class Predictor:
 
     def __init__(self, policy: Policy, price_lookup: Callable[[str], Price | None] | None = None) -> None:
         self._policy = policy
-        self._profiles: dict[str, ProfileEntry] = {
-            f"{p.strategy}{params_key(p.params)}": p for p in policy.profiles
-        }
+        self._profiles: dict[str, ProfileEntry] = {f"{p.strategy}{params_key(p.params)}": p for p in policy.profiles}
         self._price_lookup = price_lookup
         self._static: dict[tuple[str, int], _Static] = {}
         self._candidates: dict[tuple[tuple[str, ...], int], list[Candidate]] = {}
@@ -182,6 +180,14 @@ class Predictor:
         prompt_total = shape.calls * prompt_tokens
         cost = self._cost(static.price, prompt_total, static.mean_tokens, p50)
         worst = self._cost(static.price, prompt_total, shape.token_cap, p95)
+        if shape.judge_calls:  # grading calls are charged like any other: expected and worst case
+            judge_price = self._price(shape.judge_backend or candidate.backend)
+            judge_prompt = shape.judge_prompt_tokens(prompt_tokens)
+            expected_prompt = judge_prompt - shape.judge_calls * (
+                shape.per_sequence_cap - static.mean_tokens / shape.sequences
+            )
+            cost += self._cost(judge_price, expected_prompt, shape.judge_completion_tokens, 0.0)
+            worst += self._cost(judge_price, judge_prompt, shape.judge_completion_tokens, 0.0)
         return Prediction(quality, p50, p95, cost, worst, static.mean_tokens, static.source)
 
     @staticmethod
