@@ -18,7 +18,7 @@ from router.calibration.datasets import EvalItem, load_items
 from router.calibration.fitting import FitMethod, fit_profiles
 from router.calibration.live import recording_runtime
 from router.calibration.profiles import data_fingerprint, write_profiles_file
-from router.calibration.report import write_report
+from router.calibration.report import require_matplotlib, write_report
 from router.calibration.runner import Outcome, OutcomeTable, run_grid
 from router.calibration.simulate import OperatingPoint, fixed_point, sweep
 from router.errors import PolicyError
@@ -91,6 +91,8 @@ async def calibrate(
     on_result: Callable[[Outcome], None] | None = None,
 ) -> CalibrationResult:
     """Run, fit and write the profiles file (and the report when ``job.report`` is set)."""
+    if job.report is not None:
+        require_matplotlib()
     policy = load_policy(job.policy)
     candidates, answer_tokens = route_candidates(policy, job.route)
     items, paths = load_items(job.data, limit=job.limit)

@@ -151,15 +151,20 @@ def _generic_scorer(row: dict[str, Any], reference: tuple[str, ...]) -> ScorerKi
 
 
 def load_generic(path: Path, source: str) -> Iterator[EvalItem]:
-    """``{prompt|messages, reference|answers|tests, [id], [scorer]}`` per line."""
+    """``{prompt|messages, reference|answer|answers|tests, [id], [scorer]}`` per line (``answer`` = ``reference``)."""
     for i, row in enumerate(read_jsonl(path)):
         if "prompt" not in row and "messages" not in row:
             raise ValueError(f"{path}: line {i + 1}: needs 'prompt' or 'messages'")
         answers = row.get("answers")
-        reference = tuple(str(a) for a in answers) if answers is not None else (
-            (str(row["reference"]),) if "reference" in row else ())  # fmt: skip
+        single = row.get("reference", row.get("answer"))
+        if answers is not None:
+            reference = tuple(str(a) for a in answers)
+        elif isinstance(single, list):
+            reference = tuple(str(a) for a in single)
+        else:
+            reference = (str(single),) if single is not None else ()
         if not reference and not row.get("tests"):
-            raise ValueError(f"{path}: line {i + 1}: needs 'reference', 'answers' or 'tests'")
+            raise ValueError(f"{path}: line {i + 1}: needs 'reference' (or 'answer'), 'answers' or 'tests'")
         tests = str(row["tests"]) if row.get("tests") else None
         item_id = str(row.get("id", f"{source}-{i}"))
         yield EvalItem(item_id, _generic_messages(row), reference, _generic_scorer(row, reference), source, tests,

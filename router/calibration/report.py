@@ -17,11 +17,20 @@ import numpy as np
 
 from router.calibration.runner import OutcomeTable
 from router.calibration.simulate import OperatingPoint, cost_axis, pareto_frontier
+from router.errors import ThinkrouteError
 from router.planner.candidates import params_key
 from router.planner.predict import interpolate_quality
 from router.policy.schema import ProfileEntry
 
-__all__ = ["plot_accuracy_vs_cost", "plot_quality_curves", "points_table", "write_report"]
+__all__ = ["plot_accuracy_vs_cost", "plot_quality_curves", "points_table", "require_matplotlib", "write_report"]
+
+
+def require_matplotlib() -> None:
+    """Raise :class:`ThinkrouteError` unless matplotlib can be imported (checked before any model call)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ThinkrouteError("the calibration report needs matplotlib: pip install matplotlib") from None
 
 
 def _cost_text(value: float, usd: bool) -> str:

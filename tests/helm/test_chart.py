@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from tests.helm.support import (
     CHART,
     EXAMPLES,
     KUBE_VERSION,
+    REPO,
     WORKLOADS,
     by_kind,
     containers,
@@ -132,14 +135,16 @@ def test_policy_configmap_equals_values_policy_and_is_valid(rendered: tuple[Any,
     with helm_python.Chart.load(CHART) as chart:
         merged = chart.merge_values(values)
     if merged["policy"]:
-        expected = merged["policy"]  # a given policy verbatim, never merged with the defaults
+        expected = copy.deepcopy(merged["policy"])  # a given policy, never merged with the defaults
     elif merged["localBackend"]["enabled"]:
         expected = copy.deepcopy(merged["localBackendPolicy"])
         name = f"{merged.get('fullnameOverride') or 'demo-thinkroute'}-local-backend"
         expected["backends"]["local"]["api_base"] = f"http://{name}:8000/v1"
         expected["backends"]["local"]["model"] = merged["localBackend"]["model"]["name"]
     else:
-        expected = merged["defaultPolicy"]
+        expected = copy.deepcopy(merged["defaultPolicy"])
+    if merged["otel"]["endpoint"]:
+        expected["telemetry"] = {"otlp": True, "traces": True, **expected.get("telemetry", {})}
     policy = rendered_policy(objs)
     assert policy == expected
     parse_policy(policy, source="values.policy")  # the router's own strict schema accepts it
@@ -155,7 +160,7 @@ def test_local_backend_default_policy_reaches_the_in_chart_server() -> None:
     assert backend["api_base"] == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/v1"
     assert backend["model"] == "m" and backend["type"] == "openai_compatible"
     (c,) = one(objs, "Deployment", "demo-thinkroute-local-backend")["spec"]["template"]["spec"]["containers"]
-    assert c["args"] == ["--host", "0.0.0.0", "--port", "8000", "--model", "/models/m"]
+    assert c["args"] == ["--host", "0.0.0.0", "--port", "8000", "--model", "/models/m", "--served-model-name", "m"]
     assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     pod = one(objs, "Deployment", "demo-thinkroute-local-backend")["spec"]["template"]["spec"]
     model = next(v for v in pod["volumes"] if v["name"] == "model")
@@ -172,6 +177,53 @@ def test_given_policy_replaces_the_default_whole() -> None:
     }
     assert rendered_policy(objects(render({"policy": policy}))) == policy
     parse_policy(policy)
+
+
+def test_otel_endpoint_turns_on_otlp_export() -> None:
+    endpoint = {"otel": {"endpoint": "http://otel-collector:4317"}}
+    assert "telemetry" not in rendered_policy(objects(render(None)))
+    for values in (endpoint, {**endpoint, "localBackend": {"enabled": True}}):
+        policy = parse_policy(rendered_policy(objects(render(values))))
+        assert policy.telemetry.otlp and policy.telemetry.traces
+    given = {
+        "version": 1,
+        "backends": {"gpu": {"type": "openai_compatible", "api_base": "http://gpu:8000/v1", "model": "m"}},
+        "strategies": {"one": {"type": "single_pass", "backend": "gpu"}},
+        "routes": {"chat": {"strategies": ["one"]}},
+        "telemetry": {"traces": False, "sample_ratio": 0.1},
+    }
+    telemetry = rendered_policy(objects(render({**endpoint, "policy": given})))["telemetry"]
+    assert telemetry == {"otlp": True, "traces": False, "sample_ratio": 0.1}  # keys the policy sets win
+    opted_out = copy.deepcopy(given)
+    opted_out["telemetry"] = {"otlp": False}
+    assert rendered_policy(objects(render({**endpoint, "policy": opted_out})))["telemetry"]["otlp"] is False
+
+
+def test_local_backend_accepts_the_chart_arguments() -> None:
+    values = {
+        "localBackend": {
+            "enabled": True,
+            "model": {"path": "/models/m", "name": "qwen"},
+            "extraArgs": ["--max-batch-size", "16"],
+        }
+    }
+    (c,) = one(objects(render(values)), "Deployment", "demo-thinkroute-local-backend")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert c["command"] == ["python", "-m", "local_backend"]
+    # --help must neither load a model nor need a GPU, and must list every flag the chart passes.
+    done = subprocess.run(
+        [sys.executable, "-m", "local_backend", "--help"], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    for flag in (a for a in c["args"] if a.startswith("--")):
+        assert flag in done.stdout, flag
+    from local_backend.__main__ import parse_args, settings_from
+
+    settings = settings_from(parse_args(c["args"]))
+    assert settings.model == "/models/m" and settings.max_batch_size == 16
+    assert settings.served_model_names == ("qwen",)  # /v1/models lists the name the router's policy sends
+    assert rendered_policy(objects(render(values)))["backends"]["local"]["model"] == "qwen"
 
 
 def test_policy_change_rolls_pods() -> None:

@@ -74,18 +74,30 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- printf "%s-local-backend" (include "thinkroute.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* The policy file: values.policy verbatim; else localBackendPolicy pointed at the in-chart local backend when it
-is enabled; else defaultPolicy. */}}
+{{/* The policy file: values.policy; else localBackendPolicy pointed at the in-chart local backend when it is
+enabled; else defaultPolicy. With otel.endpoint set, telemetry.otlp and telemetry.traces default to true (keys the
+policy sets itself win), so the router exports to that endpoint. */}}
 {{- define "thinkroute.policy" -}}
+{{- $policy := dict }}
 {{- if .Values.policy }}
-{{- toYaml .Values.policy }}
+{{- $policy = deepCopy .Values.policy }}
 {{- else if .Values.localBackend.enabled }}
-{{- $policy := deepCopy .Values.localBackendPolicy }}
+{{- $policy = deepCopy .Values.localBackendPolicy }}
 {{- $url := printf "http://%s:%v/v1" (include "thinkroute.localBackendName" .) .Values.localBackend.service.port }}
 {{- $_ := set $policy.backends.local "api_base" $url }}
 {{- $_ = set $policy.backends.local "model" .Values.localBackend.model.name }}
-{{- toYaml $policy }}
 {{- else }}
-{{- toYaml .Values.defaultPolicy }}
+{{- $policy = deepCopy .Values.defaultPolicy }}
 {{- end }}
+{{- if .Values.otel.endpoint }}
+{{- $telemetry := default (dict) $policy.telemetry }}
+{{- if not (hasKey $telemetry "otlp") }}
+{{- $_ := set $telemetry "otlp" true }}
+{{- end }}
+{{- if not (hasKey $telemetry "traces") }}
+{{- $_ := set $telemetry "traces" true }}
+{{- end }}
+{{- $_ := set $policy "telemetry" $telemetry }}
+{{- end }}
+{{- toYaml $policy }}
 {{- end }}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,17 @@ def test_the_cli_explains_itself_and_rejects_bad_options(tmp_path: Path) -> None
     assert runner.invoke(app, [*base, "--qualities", "0.5,2"]).exit_code == 2
     unknown = runner.invoke(app, [*base, "--route", "nope", "--replay", "--cache", str(tmp_path / "c")])
     assert unknown.exit_code == 1 and "unknown route" in unknown.output
+
+
+def test_report_without_matplotlib_is_a_clear_error_before_any_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    policy, data = write_world(tmp_path)
+    args = ["calibrate", "--policy", str(policy), "--data", f"jsonl:{data}", "--cache", str(tmp_path / "cache"),
+            "--out", str(tmp_path / "p.yaml"), "--report", str(tmp_path / "report")]  # fmt: skip
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # a clean typer exit, not an ImportError traceback
+    assert "needs matplotlib" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "p.yaml").exists()  # failed before any model call

@@ -53,9 +53,12 @@ def test_generic_jsonl_accepts_prompts_messages_answers_and_tests(tmp_path: Path
          "answers": ["Paris"]},
         {"id": "code-1", "prompt": "Write f.", "tests": "assert f() == 1"},
         {"prompt": "Colour of the sky?", "reference": "blue"},
+        {"prompt": "What is 3 + 4?", "answer": 7},
+        {"prompt": "Colour of grass?", "answer": "green"},
     ])  # fmt: skip
     items, _ = load_items([str(data)])
-    assert [i.scorer for i in items] == ["numeric", "contains", "code", "exact"]
+    assert [i.scorer for i in items] == ["numeric", "contains", "code", "exact", "numeric", "exact"]
+    assert items[4].reference == ("7",) and items[5].reference == ("green",)  # `answer` is an alias of `reference`
     assert items[1].messages[0].role == "system" and items[2].id == "code-1"
     assert items[0].id == "mine-0"
 

@@ -1,4 +1,4 @@
-"""A priced policy with several strategies and measured profiles, for planner tests."""
+"""A priced policy with several strategies (best-of-N on route ``search``) and measured profiles, for planner tests."""
 
 from __future__ import annotations
 
@@ -22,8 +22,12 @@ PLANNER_POLICY = {
         "think": {"type": "bounded_reasoning", "backend": "hosted", "max_tokens": 256,
                   "thinking_budgets": [256, 1024]},
         "draft": {"type": "chain_of_draft", "backend": "hosted", "max_tokens": 256},
+        "vote": {"type": "best_of_n", "backend": "hosted", "max_tokens": 256, "n_values": [4, 8], "wave_size": 4},
     },
-    "routes": {"auto": {"strategies": ["single", "draft", "think"], "slo": {"min_quality": 0.5}}},
+    "routes": {
+        "auto": {"strategies": ["single", "draft", "think"], "slo": {"min_quality": 0.5}},
+        "search": {"strategies": ["single", "think", "vote"], "slo": {"min_quality": 0.5}},
+    },
     "tenants": {"acme": {"slo": {"min_quality": 0.8, "latency_ms": 60000}}},
     "profiles": [
         {"strategy": "single", "quality": {"easy": 0.95, "medium": 0.6, "hard": 0.2},
@@ -35,6 +39,10 @@ PLANNER_POLICY = {
         {"strategy": "think", "params": {"thinking_budget": 1024},
          "quality": {"points": [[0.0, 0.97], [0.5, 0.88], [1.0, 0.75]]},
          "completion_tokens_mean": 900, "completion_tokens_p95": 1250},
+        {"strategy": "vote", "params": {"n": 4}, "quality": {"easy": 0.97, "medium": 0.84, "hard": 0.78},
+         "completion_tokens_mean": 240, "completion_tokens_p95": 800},
+        {"strategy": "vote", "params": {"n": 8}, "quality": {"easy": 0.98, "medium": 0.9, "hard": 0.86},
+         "completion_tokens_mean": 480, "completion_tokens_p95": 1600},
     ],
 }  # fmt: skip
 

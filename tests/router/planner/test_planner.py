@@ -44,6 +44,29 @@ def test_decision_table(
     assert decision.rule == rule
 
 
+@pytest.mark.parametrize(
+    ("slo", "difficulty", "strategy", "params", "rule"),
+    [
+        # hard prompt, high bar, loose SLO: only the larger best-of-N search reaches the bar
+        (SLO(min_quality=0.8, latency_ms=60000), 0.9, "vote", {"n": 8}, "cheapest_meeting_quality"),
+        # the same bar under a latency cap its second wave misses: the one-wave search, best within the SLO
+        (SLO(min_quality=0.8, latency_ms=4000), 0.9, "vote", {"n": 4}, "best_quality_within_slo"),
+        # medium prompt: four samples suffice and beat both thinking budgets on cost
+        (SLO(min_quality=0.83), 0.5, "vote", {"n": 4}, "cheapest_meeting_quality"),
+        # easy prompt: no search needed
+        (SLO(min_quality=0.9, latency_ms=60000), 0.1, "single", {}, "cheapest_meeting_quality"),
+    ],
+)
+def test_search_route_decision_table(
+    planner_policy: Policy, slo: SLO, difficulty: float, strategy: str, params: dict[str, int], rule: str
+) -> None:
+    decision = _decide(planner_policy, slo, difficulty, list(planner_policy.routes["search"].strategies))
+    assert decision.chosen is not None
+    assert decision.chosen.candidate.strategy_type == ("best_of_n" if strategy == "vote" else "single_pass")
+    assert (decision.chosen.candidate.strategy, dict(decision.chosen.candidate.params)) == (strategy, params)
+    assert decision.rule == rule
+
+
 def test_impossible_slo_is_rejected_with_the_closest_candidate(planner_policy: Policy) -> None:
     with pytest.raises(SLOUnsatisfiable) as info:
         _decide(planner_policy, SLO(latency_ms=10), 0.5)
