@@ -30,6 +30,8 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("thinkroute")
 
+CLASSIFIER_GRACE_S = 10.0  # a classifier a reload replaced is closed this long after, once its requests are scored
+
 
 def create_app(
     policy: Policy | str | Path,
@@ -56,10 +58,12 @@ def create_app(
         )
         tel = telemetry or Telemetry.create(initial.telemetry)
         app.state.telemetry = tel
+        app.state.telemetry_config = initial.telemetry  # what ``tel`` was built from; reloads cannot change it
         tel.watch_backends(lambda: app.state.runtime.backends)
         tel.watch_online_feedback(lambda: app.state.runtime.online.snapshot() if app.state.runtime.online else {})
         set_upstream_event_hook(tel.record_upstream)  # retries, cooldowns and fallbacks become metrics
         budgets = BudgetService.create(initial)
+        budgets.listener = tel.record_budget_event  # outages, queued settlements... become metrics
         budgets.start()
         tel.redact.add(*_declared_secrets())
         app.state.budgets = budgets
@@ -84,7 +88,7 @@ def create_app(
         finally:
             if reloader is not None:
                 await reloader.stop()
-            await difficulty.aclose()
+            await app.state.chat_service.difficulty.aclose()  # the classifier of the last reload
             await budgets.aclose()
             await pool.aclose()
             if telemetry is None:
@@ -102,12 +106,43 @@ def create_app(
 
 
 async def _install(app: FastAPI, pool: BackendPool, policy: Policy) -> int:
-    """Build the new runtime (loading new backends first), then swap it in."""
-    runtime = pool.build(policy, version=app.state.runtime.version + 1)
-    await pool.activate(runtime, wait=True)
+    """Build the new runtime (loading new backends and a changed classifier first), then swap it in.
+
+    The ``telemetry`` section is applied at start only: a reload that changes it logs a warning.
+    """
+    service: ChatService = app.state.chat_service
+    current: Policy = app.state.runtime.policy
+    difficulty = None
+    if policy.classifier != current.classifier:
+        difficulty = await anyio.to_thread.run_sync(
+            DifficultyService.load, policy.classifier.enabled, policy.classifier.model_path
+        )
+    try:
+        runtime = pool.build(policy, version=app.state.runtime.version + 1)
+        await pool.activate(runtime, wait=True)
+    except BaseException:
+        if difficulty is not None:
+            await difficulty.aclose()
+        raise
+    if policy.telemetry != app.state.telemetry_config:
+        log.warning("policy reload: the telemetry section changed; it takes effect only after a restart "
+                    "(still using the one loaded at start)")  # fmt: skip
     app.state.runtime = runtime
     app.state.budgets.update_policy(policy)
+    if difficulty is not None:
+        previous, service.difficulty = service.difficulty, difficulty
+        pool._spawn(_close_later(previous, CLASSIFIER_GRACE_S))  # requests being scored finish on it
+        log.info("policy reload: classifier reloaded (%s)", "enabled" if difficulty.enabled else "disabled")
     return runtime.version
+
+
+async def _close_later(difficulty: DifficultyService, delay_s: float) -> None:
+    import asyncio
+
+    try:
+        await asyncio.sleep(delay_s)
+    finally:
+        await difficulty.aclose()
 
 
 def _declared_secrets() -> list[str]:

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import json
+import logging
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from router.api.errors import error_body
 from router.api.protocol import ChatCompletionRequest
 from router.api.serving import ChatService, PreparedChat
 from router.errors import SLOUnsatisfiable, ThinkrouteError
 from router.runtime import Runtime
-from router.telemetry import current_outcome
 
-__all__ = ["api_router"]
+__all__ = ["SettlingStream", "api_router"]
+
+log = logging.getLogger("thinkroute")
 
 api_router = APIRouter()
 
@@ -66,11 +70,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> JSO
     tenant = await request.app.state.budgets.authenticate(request.headers.get("authorization"))
     prepared = await service.prepare(body, request.headers, request.state.request_id, tenant)
     if body.stream:
-        return StreamingResponse(
-            _guarded_stream(service, prepared),
-            media_type="text/event-stream",
-            headers={**prepared.headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
-        )
+        return SettlingStream(service, prepared)
     payload = await service.complete(prepared)
     return JSONResponse(payload, headers=prepared.headers)
 
@@ -91,17 +91,37 @@ async def route_explain(body: ChatCompletionRequest, request: Request) -> JSONRe
     return JSONResponse(payload, headers={"x-thinkroute-difficulty": f"{difficulty.difficulty:.3f}"})
 
 
-async def _guarded_stream(service: ChatService, prepared: PreparedChat) -> AsyncIterator[str]:
+class SettlingStream(StreamingResponse):
+    """The SSE response of a chat stream; whatever ends it (completion, error, a client that disconnects
+    before or during the stream, a stream never iterated), the response closes the stream and settles
+    the reservation before it returns. Settling is idempotent."""
+
+    def __init__(self, service: ChatService, prepared: PreparedChat) -> None:
+        self._service, self._prepared = service, prepared
+        self._events = _guarded_stream(service, prepared)
+        headers = {**prepared.headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
+        super().__init__(self._events, media_type="text/event-stream", headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # shielded: a cancelled response (disconnect) still settles before it returns
+            with anyio.CancelScope(shield=True):
+                with contextlib.suppress(Exception):
+                    await self._events.aclose()  # stops the strategy now (not when garbage-collected)
+                try:
+                    await self._service.finish(self._prepared)
+                except Exception:
+                    log.exception("settling a streamed request failed")
+
+
+async def _guarded_stream(service: ChatService, prepared: PreparedChat) -> AsyncGenerator[str, None]:
     """Once the stream has started, errors become an SSE error event instead of a broken connection."""
     try:
-        async for line in service.stream(prepared):
-            yield line
+        async with contextlib.aclosing(service.stream(prepared)) as lines:  # closed at once when we are
+            async for line in lines:
+                yield line
     except ThinkrouteError as exc:
-        import json
-
-        current_outcome().error_type = exc.code or exc.error_type
+        prepared.outcome.error_type = exc.code or exc.error_type
         yield f"data: {json.dumps(error_body(exc.message, exc.error_type, exc.param, exc.code))}\n\n"
         yield "data: [DONE]\n\n"
-    finally:  # also on client disconnect: charge what was spent, release the rest
-        with contextlib.suppress(Exception):
-            await asyncio.shield(service.settle(prepared))

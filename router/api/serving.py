@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from router.errors import (
     InvalidRequest,
     ModelNotFound,
     RateLimited,
+    ServiceUnavailable,
     SLOUnsatisfiable,
     UpstreamBadRequest,
 )
@@ -34,7 +36,7 @@ from router.planner.tokens import estimate_prompt_tokens
 from router.policy.schema import RouteConfig
 from router.runtime import Runtime
 from router.strategies import Plan, Progress, StrategyContext, StrategyResult
-from router.telemetry import Telemetry, current_outcome
+from router.telemetry import RequestOutcome, Telemetry, current_outcome
 
 __all__ = ["ChatService", "PreparedChat"]
 
@@ -61,6 +63,8 @@ class PreparedChat:
     started: float = field(default_factory=time.monotonic)
     ticket: Ticket | None = None
     spent: SpendMeter = field(default_factory=SpendMeter)
+    outcome: RequestOutcome = field(default_factory=current_outcome)  # the telemetry record of this request
+    candidate: Candidate | None = None  # the candidate being executed (the fallback's, after a fallback)
 
 
 class ChatService:
@@ -119,7 +123,11 @@ class ChatService:
         self, body: ChatCompletionRequest, headers: Mapping[str, str], request_id: str, tenant: str | None = None
     ) -> PreparedChat:
         arrived = time.monotonic()
-        runtime, route, generation, difficulty, decision = await self.decide(body, headers, tenant)
+        try:
+            runtime, route, generation, difficulty, decision = await self.decide(body, headers, tenant)
+        except BudgetExceeded as exc:  # no plan fits the remaining budget
+            self.telemetry.record_budget_rejection(tenant, exc.code or "budget")
+            raise
         chosen = decision.chosen
         assert chosen is not None
         candidate = chosen.candidate
@@ -129,19 +137,19 @@ class ChatService:
         plan_ = plan_from(candidate, deadline=arrived + timeout_s, rule=decision.rule)
         prepared = PreparedChat(
             body, runtime, body.model, route, generation, plan_, decision, difficulty, request_id, tenant,
-            started=arrived,
+            started=arrived, candidate=candidate,
         )  # fmt: skip
         prepared.headers["x-thinkroute-strategy"] = plan_.strategy
         prepared.headers["x-thinkroute-difficulty"] = f"{difficulty.difficulty:.3f}"
         current_outcome().note_decision(body.model, tenant, decision, difficulty, plan_, stream=body.stream)
         if self.budgets is not None and tenant is not None:
             prompt_tokens = estimate_prompt_tokens(generation.messages)
-            worst_tokens = candidate.shape.token_cap + candidate.shape.calls * prompt_tokens
+            worst_tokens = candidate.shape.worst_tokens(prompt_tokens)  # every call, sample and grade at its cap
             worst = Cost(usd=chosen.prediction.worst_cost_usd * body.n, tokens=worst_tokens * body.n)
             with self.telemetry.stage("reserve"):
                 try:
                     prepared.ticket = await self.budgets.reserve(tenant, worst)
-                except (BudgetExceeded, RateLimited) as exc:
+                except (BudgetExceeded, RateLimited, ServiceUnavailable) as exc:  # 503: store down, fail_closed
                     self.telemetry.record_budget_rejection(tenant, exc.code or "budget")
                     raise
         return prepared
@@ -170,6 +178,14 @@ class ChatService:
         except StoreUnavailable:
             return None
         return None if left is None else left / max(1, n)
+
+    async def finish(self, prepared: PreparedChat) -> None:
+        """The end of a request, however it ended: record what it spent in telemetry, then settle it.
+
+        Telemetry counts the metered total (every call: failed attempts, fallbacks, partial streams),
+        which is also what budgets charge. Idempotent."""
+        prepared.outcome.note_spend(prepared.spent.usage)
+        await self.settle(prepared)
 
     async def settle(self, prepared: PreparedChat) -> None:
         """Charge what the request actually spent (also after errors and disconnects); at most once."""
@@ -210,10 +226,10 @@ class ChatService:
         """Run the plan ``n`` times (one per requested choice) and build a ChatCompletion."""
         try:
             results = await self._run_with_fallbacks(prepared)
-        finally:
-            await asyncio.shield(self.settle(prepared))
-        usage = sum((r.usage for r in results), Usage())
-        current_outcome().note_result(usage, results)
+            usage = sum((r.usage for r in results), Usage())
+            prepared.outcome.note_result(usage, results)
+        finally:  # also after errors: record and charge what was spent
+            await asyncio.shield(self.finish(prepared))
         _feedback(prepared, results)
         self._decision_headers(prepared, usage, results)
         model = prepared.route_name
@@ -244,17 +260,19 @@ class ChatService:
             except BackendError as exc:
                 if isinstance(exc, UpstreamBadRequest) or (prepared.plan.remaining_s() or 1.0) <= 0:
                     raise
-                fallback = self._fallback_plan(prepared, fallbacks)
-                if fallback is None:
+                found = self._fallback_plan(prepared, fallbacks)
+                if found is None:
                     raise
-                current_outcome().note_fallback(prepared.plan.strategy, fallback.strategy)
+                fallback, prepared.candidate = found
+                prepared.outcome.note_fallback(prepared.plan.strategy, fallback.strategy)
                 prepared.headers["x-thinkroute-fallback-from"] = prepared.plan.strategy
                 prepared.headers["x-thinkroute-strategy"] = fallback.strategy
                 prepared.plan = fallback
 
     @staticmethod
-    def _fallback_plan(prepared: PreparedChat, fallbacks: list[str]) -> Plan | None:
-        """The next fallback strategy's cheapest candidate whose worst case fits what the original plan reserved."""
+    def _fallback_plan(prepared: PreparedChat, fallbacks: list[str]) -> tuple[Plan, Candidate] | None:
+        """The plan of the next fallback strategy's cheapest candidate whose worst case fits what the original
+        plan reserved, and that candidate."""
         runtime, chosen = prepared.runtime, prepared.decision.chosen
         reserved = chosen.prediction.worst_cost_usd if chosen is not None else float("inf")
         prompt_tokens = estimate_prompt_tokens(prepared.generation.messages)
@@ -266,7 +284,7 @@ class ChatService:
             fitting = [(p.worst_cost_usd, i, c) for i, (p, c) in enumerate(scored) if p.worst_cost_usd <= reserved]
             if fitting:
                 candidate = min(fitting)[2]
-                return plan_from(candidate, deadline=prepared.plan.deadline, rule="fallback")
+                return plan_from(candidate, deadline=prepared.plan.deadline, rule="fallback"), candidate
         return None
 
     @staticmethod
@@ -274,29 +292,33 @@ class ChatService:
         prepared.headers["x-thinkroute-cost-usd"] = f"{usage.cost_usd:.8f}"
         prepared.headers["x-thinkroute-samples"] = str(sum(r.samples for r in results))
         prepared.headers["x-thinkroute-stop-reason"] = results[0].stop_reason
+        if any(r.anytime for r in results):  # the deadline cut a search: best so far (streaming: "anytime")
+            prepared.headers["x-thinkroute-anytime"] = "true"
 
-    async def stream(self, prepared: PreparedChat) -> AsyncIterator[str]:
+    async def stream(self, prepared: PreparedChat) -> AsyncGenerator[str, None]:
         """SSE lines: role chunk, content deltas, a finish chunk, optional usage, ``[DONE]``."""
         strategy = prepared.runtime.strategies[prepared.plan.strategy]
         include_usage = bool(prepared.request.stream_options and prepared.request.stream_options.include_usage)
         yield _sse(self._chunk(prepared, {"role": "assistant", "content": ""}, None))
         result: StrategyResult | None = None
-        outcome = current_outcome()
+        outcome = prepared.outcome
         events = strategy.stream(self._context(prepared))
         attributes = _plan_attributes(prepared.plan)
-        async for event in self.telemetry.traced_stream(prepared.plan.strategy_type, attributes, events):
-            if isinstance(event, StrategyResult):
-                result = event
-            elif isinstance(event, Progress):
-                yield f": {event.message}\n\n"
-            elif isinstance(event, StreamChunk) and (event.text or event.reasoning):
-                delta: dict[str, Any] = {}
-                if event.reasoning:
-                    delta["reasoning_content"] = event.reasoning
-                if event.text:
-                    delta["content"] = event.text
-                    outcome.note_first_token()
-                yield _sse(self._chunk(prepared, delta, None))
+        traced = self.telemetry.traced_stream(prepared.plan.strategy_type, attributes, events)
+        async with contextlib.aclosing(traced):  # a closed response stops the strategy at once
+            async for event in traced:
+                if isinstance(event, StrategyResult):
+                    result = event
+                elif isinstance(event, Progress):
+                    yield f": {event.message}\n\n"
+                elif isinstance(event, StreamChunk) and (event.text or event.reasoning):
+                    delta: dict[str, Any] = {}
+                    if event.reasoning:
+                        delta["reasoning_content"] = event.reasoning
+                    if event.text:
+                        delta["content"] = event.text
+                        outcome.note_first_token()
+                    yield _sse(self._chunk(prepared, delta, None))
         assert result is not None, "a strategy stream must end with its result"
         outcome.note_result(result.usage, [result])
         _feedback(prepared, [result])
@@ -323,14 +345,15 @@ class ChatService:
 
 
 def _feedback(prepared: PreparedChat, results: list[StrategyResult]) -> None:
-    """Online feedback: what a verifier said about each result nudges the chosen candidate's profile."""
-    online, chosen = prepared.runtime.online, prepared.decision.chosen
-    if online is None or chosen is None:
+    """Online feedback: what a verifier said about each result nudges the profile of the candidate that
+    produced it (the fallback's after a fallback, not the one the planner chose)."""
+    online, executed = prepared.runtime.online, prepared.candidate
+    if online is None or executed is None:
         return
     for result in results:
         quality = observed_quality(result)
         if quality is not None:
-            online.observe(chosen.candidate, prepared.difficulty.difficulty, quality)
+            online.observe(executed, prepared.difficulty.difficulty, quality)
 
 
 def _plan_attributes(plan: Plan) -> dict[str, Any]:

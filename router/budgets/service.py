@@ -72,6 +72,7 @@ class BudgetService:
         self._worker: asyncio.Task[None] | None = None
         self._down = False
         self._wake = asyncio.Event()
+        self._closing = False
         self.counters = dict.fromkeys(EVENTS, 0)
         self.listener: Callable[[str, int], None] | None = None  # (event, increment), e.g. a metrics counter
 
@@ -113,6 +114,7 @@ class BudgetService:
 
     async def aclose(self, drain_s: float = 2.0) -> None:
         """Stop the background task, try to write queued settlements for up to ``drain_s``, close the store."""
+        self._closing = True  # the worker stops even if a cancellation is lost (wait_for in 3.11 may drop one)
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -129,10 +131,13 @@ class BudgetService:
 
     async def _background(self) -> None:
         pause = 0.0  # the first round at once: adopt the limit overrides other replicas set
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):  # a request that reaches the store again wakes it at once
-                await asyncio.wait_for(self._wake.wait(), pause)
+                async with asyncio.timeout(pause):
+                    await self._wake.wait()
             self._wake.clear()
+            if self._closing:
+                return
             try:
                 await self.tick()
                 pause = 1.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -137,15 +137,20 @@ class Telemetry:
 
     async def traced_stream(
         self, name: str, attributes: Mapping[str, Any] | None, events: AsyncIterator[T]
-    ) -> AsyncIterator[T]:
+    ) -> AsyncGenerator[T, None]:
         """Iterate ``events`` inside a span that is current only while the producer runs.
 
         Safe across ``yield``: the span's context is attached and detached around each step, so a
         client that disconnects mid-stream cannot leave a foreign context behind.
         """
+        aclose = getattr(events, "aclose", None)
         if not self.recording:
-            async for event in events:
-                yield event
+            try:
+                async for event in events:
+                    yield event
+            finally:  # closed with us, not when garbage-collected
+                if aclose is not None:
+                    await aclose()
             return
         current = self.tracer.start_span(name, attributes=self.clean(attributes))
         try:
@@ -161,7 +166,6 @@ class Telemetry:
             raise
         finally:
             current.end()
-            aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()
 
@@ -188,8 +192,15 @@ class Telemetry:
         self.dashboard.add(outcome)
 
     def record_budget_rejection(self, tenant: str | None, reason: str) -> None:
-        """A request refused by the tenant's budget or rate limit (``reason``: e.g. ``budget``, ``rate``)."""
+        """A request refused by budgets; ``reason`` is the error code: ``budget_exceeded`` (402),
+        ``rate_limit_exceeded`` (429) or ``service_unavailable`` (503, the store is down under fail_closed)."""
         self.instruments.add("thinkroute_budget_rejections", 1, {"tenant": tenant or "anonymous", "reason": reason})
+
+    def record_budget_event(self, event: str, n: int = 1) -> None:
+        """A budget store event (``BudgetService.listener``): ``store_errors``, ``fail_open``, ``fail_closed``,
+        ``queued_settlements``, ``retried_settlements``, ``reconciled``, ...; ``n`` at once."""
+        if n:
+            self.instruments.add("thinkroute_budget_store_events", n, {"event": event})
 
     def record_upstream(self, backend: str, outcome: str, status: int | str | None = None) -> None:
         """An upstream call that failed (``error``), was retried (``retry``) or fell back (``fallback``)."""

@@ -75,6 +75,8 @@ METRICS: tuple[MetricSpec, ...] = (
           "Samples the plan allowed but early stopping did not draw."),
     _spec("thinkroute_stop_reasons", "counter", "{request}", (*_RS, "reason"), "Why strategies stopped sampling."),
     _spec("thinkroute_budget_rejections", "counter", "{request}", ("tenant", "reason"), "Requests refused by budgets."),
+    _spec("thinkroute_budget_store_events", "counter", "{event}", ("event",),
+          "Budget store outage events: store errors, fail_open/fail_closed requests, queued and retried settlements."),
     _spec("thinkroute_upstream_events", "counter", "{event}", ("backend", "outcome", "status"),
           "Upstream model calls that failed, were retried or fell back."),
     _spec("thinkroute_classifier_duration", "histogram", "s", (), "Difficulty classifier latency.", _FAST_BUCKETS),

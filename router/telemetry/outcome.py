@@ -22,7 +22,7 @@ class RequestOutcome:
     """One request's decision and result, as telemetry sees it (no prompt text, no keys).
 
     The HTTP middleware creates it (request id, timing, status); serving fills in the decision
-    (:meth:`note_decision`) and the result (:meth:`note_result`).
+    (:meth:`note_decision`), the result (:meth:`note_result`) and what it spent (:meth:`note_spend`).
     """
 
     request_id: str = ""
@@ -106,6 +106,14 @@ class RequestOutcome:
         planned = sum(int(r.details.get("n_max", 0) or 0) for r in results)
         self.samples_max = max(planned or self.samples_max * len(results), self.samples)
         self.stop_reason = results[0].stop_reason if results else None
+
+    def note_spend(self, usage: Usage) -> None:
+        """Record what the request spent in all (every call, also failed ones and fallbacks); a no-op when
+        nothing was metered. Called at the end of every request, successful or not, after :meth:`note_result`."""
+        if not (usage.prompt_tokens or usage.completion_tokens or usage.cost_usd):
+            return
+        self.prompt_tokens, self.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        self.reasoning_tokens, self.cost_usd = usage.reasoning_tokens, usage.cost_usd
 
     def note_fallback(self, failed: str, fallback: str) -> None:
         """The chosen strategy's backends failed and the route's fallback strategy runs instead."""

@@ -39,6 +39,7 @@ def _exercised() -> str:
         ))  # fmt: skip
         telemetry.record_request(RequestOutcome(request_id="e", status_code=404, error_type="model_not_found"))
         telemetry.record_budget_rejection("acme", "budget")
+        telemetry.record_budget_event("fail_open")
         telemetry.record_upstream("local", "retry", 503)
         telemetry.record_classifier_latency(0.002)
         telemetry.record_planner_latency(0.00003)
