@@ -51,6 +51,7 @@ class BatchScheduler:
     """Collects jobs into batches for ``run_batch`` (normally :meth:`LocalEngine.run`) in one worker thread.
 
     ``run_batch(jobs, on_result)`` may hand each job's result over early through ``on_result(index, result)``.
+    ``on_batch(rows)``, when set, is told the sequences of every batch it starts (from the worker thread).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class BatchScheduler:
         self._running: set[Ticket] = set()
         self._closed = False
         self.batches = 0
+        self.on_batch: Callable[[int], None] | None = None
         self._thread = threading.Thread(target=self._loop, name=f"batch-{name}", daemon=True)
         self._thread.start()
 
@@ -157,6 +159,11 @@ class BatchScheduler:
     def _run(self, batch: list[Ticket]) -> None:
         live = [t for t in batch if t.future.set_running_or_notify_cancel()]
         self.batches += 1
+        if self.on_batch is not None and live:
+            try:
+                self.on_batch(self._rows(live))
+            except Exception:  # a metrics hook must never stop generation
+                log.exception("on_batch hook failed")
 
         def deliver(index: int, result: EngineResult) -> None:
             """A job whose sequences all ended gets its result (and gives its slot back) at once."""

@@ -65,6 +65,7 @@ class LocalBackend:
         self.thought_switch = thought_switch
         self.engine: LocalEngine | None = None
         self._scheduler: BatchScheduler | None = None
+        self._batch_listener: Callable[[int], None] | None = None
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"load-{name}")
         if engine is not None:
             self._attach(engine)
@@ -81,6 +82,17 @@ class LocalBackend:
     def scheduler(self) -> BatchScheduler | None:
         """The batch scheduler (None until the model is loaded)."""
         return self._scheduler
+
+    @property
+    def batch_listener(self) -> Callable[[int], None] | None:
+        """Told the sequences of every batch the scheduler runs (telemetry's batch-size histogram)."""
+        return self._batch_listener
+
+    @batch_listener.setter
+    def batch_listener(self, listener: Callable[[int], None] | None) -> None:
+        self._batch_listener = listener
+        if self._scheduler is not None:
+            self._scheduler.on_batch = listener
 
     async def start(self) -> None:
         """Load the model in a worker thread (the event loop keeps serving /healthz)."""
@@ -106,6 +118,7 @@ class LocalBackend:
             max_queue=cfg.max_queue,
             name=self.name,
         )
+        self._scheduler.on_batch = self._batch_listener
         self.engine = engine
 
     async def aclose(self) -> None:

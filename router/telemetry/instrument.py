@@ -29,8 +29,8 @@ def _model_name(backend: Any) -> str:
 class TracedBackend:
     """A backend whose calls are ``chat <model>`` spans with a ``sample`` child per completion.
 
-    For in-process backends that batch (they expose ``queue_depth``), each call also records its
-    batch size.
+    In-process backends that batch (they expose ``batch_listener``) report the size of every batch
+    they run; other backends that queue (``queue_depth``) record each call's sequences.
     """
 
     def __init__(self, inner: Backend, telemetry: Telemetry) -> None:
@@ -39,7 +39,10 @@ class TracedBackend:
         self.name = inner.name
         self.capabilities = inner.capabilities
         self._model = _model_name(inner)
-        self._batching = hasattr(inner, "queue_depth")
+        self._batching = hasattr(inner, "queue_depth") and not hasattr(inner, "batch_listener")
+        if hasattr(inner, "batch_listener") and getattr(inner, "batch_listener", None) is None:
+            name = self.name
+            inner.batch_listener = lambda rows: telemetry.record_batch_size(name, rows)
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self._inner, item)

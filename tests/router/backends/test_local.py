@@ -138,6 +138,17 @@ async def test_concurrent_requests_are_batched_with_unchanged_outputs() -> None:
     await backend.aclose()
 
 
+async def test_batch_listener_hears_the_sequences_of_every_batch() -> None:
+    backend = _backend(batch_wait_ms=300)
+    heard: list[int] = []
+    backend.batch_listener = heard.append
+    requests = [GenerationRequest((ChatMessage("user", q),), max_tokens=4, n=n) for q, n in (("Hi", 1), ("Why?", 3))]
+    await backend.generate(requests[0])
+    await asyncio.gather(*(backend.generate(r) for r in requests))
+    assert heard == [1, 4]
+    await backend.aclose()
+
+
 async def test_full_queue_is_service_unavailable_and_cancelling_frees_the_slot() -> None:
     backend = _backend(max_queue=2)
     blocker = _block(backend)
