@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator
-from typing import Any, cast
+from collections.abc import AsyncGenerator, Coroutine
+from typing import Any, TypeVar, cast
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from router.api.errors import error_body
@@ -24,6 +25,7 @@ __all__ = ["SettlingStream", "api_router"]
 log = logging.getLogger("thinkroute")
 
 api_router = APIRouter()
+T = TypeVar("T")
 
 
 def _service(request: Request) -> ChatService:
@@ -64,15 +66,40 @@ async def list_models(request: Request) -> dict[str, Any]:
 
 
 @api_router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(body: ChatCompletionRequest, request: Request) -> JSONResponse | StreamingResponse:
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     """OpenAI chat completions; ``stream: true`` answers with server-sent events."""
     service = _service(request)
     tenant = await request.app.state.budgets.authenticate(request.headers.get("authorization"))
     prepared = await service.prepare(body, request.headers, request.state.request_id, tenant)
     if body.stream:
         return SettlingStream(service, prepared)
-    payload = await service.complete(prepared)
+    payload = await _unless_disconnected(request, service.complete(prepared))
+    if payload is None:  # the client went away: its samples were cancelled and what they spent settled
+        prepared.outcome.error_type = "client_disconnected"
+        return Response(status_code=499)
     return JSONResponse(payload, headers=prepared.headers)
+
+
+async def _unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T | None:
+    """Run ``work``; cancel it (its in-flight backend calls too) when the client disconnects: ``None``."""
+    task = asyncio.ensure_future(work)
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if watcher.done() and not watcher.cancelled() and task.cancelled():
+            return None  # cancelled by the watcher, not by the server
+        raise
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()  # the handler itself was cancelled (shutdown)
 
 
 @api_router.post("/v1/route/explain")

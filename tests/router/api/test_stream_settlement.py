@@ -171,3 +171,39 @@ async def test_a_finished_stream_is_charged_once(
     spend = await _spend(client)
     single = PRICE * (5 + 2)  # single_pass: the prompt + "#### 4"
     assert spend["reserved"] == 0 and spend["spent"] == pytest.approx(single)
+
+
+async def test_a_non_streaming_client_that_leaves_cancels_its_samples_and_pays_what_they_spent(
+    served: tuple[FastAPI, httpx.AsyncClient, _HangsOnSecondWave],
+) -> None:
+    app, client, backend = served
+    key = await _key(client)
+    body = json.dumps({**CHAT, "stream": False}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+        "method": "POST", "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50001), "server": ("t", 80), "state": {},
+        "headers": [(b"host", b"t"), (b"content-type", b"application/json"),
+                    (b"authorization", f"Bearer {key}".encode()),
+                    (b"x-thinkroute-strategy", b"vote"), (b"content-length", str(len(body)).encode())],
+    }  # fmt: skip
+    delivered = False
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await backend.second_call.wait()  # the client leaves while the second wave is in flight
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await asyncio.wait_for(app(scope, receive, send), 10)
+    assert backend.cancelled.is_set()  # the hanging sample was cancelled, not left running
+    assert statuses == [499]
+    spend = await _spend(client)
+    assert spend["reserved"] == 0 and spend["spent"] == pytest.approx(FIRST_WAVE)
