@@ -83,12 +83,9 @@ async def _spend(client: httpx.AsyncClient) -> dict[str, Any]:
     return window
 
 
-async def _stream_then_leave(app: FastAPI, key: str, leave: asyncio.Event, spec_version: str) -> list[bytes]:
-    """Call the app as an ASGI server would; the client goes away once ``leave`` is set.
-
-    2.3: ``receive`` answers ``http.disconnect``; 2.4: ``send`` raises OSError (as uvicorn does)."""
-    body = json.dumps(CHAT).encode()
-    scope = {
+def _scope(key: str, body: bytes, spec_version: str) -> dict[str, Any]:
+    """The ASGI scope of a chat completion for the ``vote`` strategy, as a server would build it."""
+    return {
         "type": "http", "asgi": {"version": "3.0", "spec_version": spec_version}, "http_version": "1.1",
         "method": "POST", "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
         "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000), "server": ("t", 80), "state": {},
@@ -96,6 +93,14 @@ async def _stream_then_leave(app: FastAPI, key: str, leave: asyncio.Event, spec_
                     (b"authorization", f"Bearer {key}".encode()),
                     (b"x-thinkroute-strategy", b"vote"), (b"content-length", str(len(body)).encode())],
     }  # fmt: skip
+
+
+async def _stream_then_leave(app: FastAPI, key: str, leave: asyncio.Event, spec_version: str) -> list[bytes]:
+    """Call the app as an ASGI server would; the client goes away once ``leave`` is set.
+
+    2.3: ``receive`` answers ``http.disconnect``; 2.4: ``send`` raises OSError (as uvicorn does)."""
+    body = json.dumps(CHAT).encode()
+    scope = _scope(key, body, spec_version)
     chunks: list[bytes] = []
     delivered = False
 
@@ -179,14 +184,7 @@ async def test_a_non_streaming_client_that_leaves_cancels_its_samples_and_pays_w
     app, client, backend = served
     key = await _key(client)
     body = json.dumps({**CHAT, "stream": False}).encode()
-    scope = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-        "method": "POST", "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50001), "server": ("t", 80), "state": {},
-        "headers": [(b"host", b"t"), (b"content-type", b"application/json"),
-                    (b"authorization", f"Bearer {key}".encode()),
-                    (b"x-thinkroute-strategy", b"vote"), (b"content-length", str(len(body)).encode())],
-    }  # fmt: skip
+    scope = _scope(key, body, "2.3")
     delivered = False
     statuses: list[int] = []
 
