@@ -35,6 +35,15 @@ def main() -> None:
         started = time.perf_counter()
         scorer.score_batch(chunk)
         batches.append((time.perf_counter() - started) * 1000)
+    featurize, linear = [], []  # where a batch's time goes: the Python featurizer vs the onnxruntime call
+    for start in range(0, 1280, 64):
+        chunk = texts[start : start + 64]
+        started = time.perf_counter()
+        features = scorer._featurizer.dense(chunk)
+        middle = time.perf_counter()
+        scorer._session.run(None, {scorer._input: features})
+        featurize.append((middle - started) * 1000)
+        linear.append((time.perf_counter() - middle) * 1000)
     short = []
     for _ in range(1000):
         started = time.perf_counter()
@@ -46,6 +55,8 @@ def main() -> None:
         "short_prompt_p50_ms": round(statistics.median(short), 4),
         "batch64_p50_ms": round(statistics.median(batches), 3),
         "batch64_per_prompt_ms": round(statistics.median(batches) / 64, 4),
+        "batch64_featurize_ms": round(statistics.median(featurize), 3),
+        "batch64_onnx_ms": round(statistics.median(linear), 3),
         "mean_prompt_chars": round(statistics.mean(len(t) for t in texts[:1000]), 1),
     }
     for key, value in result.items():
