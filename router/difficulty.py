@@ -1,8 +1,12 @@
-"""Prompt difficulty for the planner: the ONNX classifier, off the event loop, in micro-batches.
+"""Prompt difficulty for the planner: the ONNX classifier, batched opportunistically.
 
-Requests that arrive within a short window are scored together in one onnxruntime call (the
-classifier is much cheaper per prompt in a batch); the call runs in a worker thread so the event
-loop never waits on it. With the classifier disabled, every prompt gets the neutral difficulty 0.5.
+A single drain task takes whatever prompts are already queued when it wakes (no timed window:
+waiting for company would cost every request latency) and scores them in one onnxruntime call.
+A batch of two or more, which only happens under concurrency, runs in a worker thread so the
+event loop keeps serving while it runs. A batch of one is scored inline on the event loop: it
+takes ~150-300 µs (prompts are truncated before featurizing, so this is bounded), less than the
+thread hop it would otherwise pay. Requests that arrive meanwhile queue up and form the next
+batch. With the classifier disabled, every prompt gets the neutral difficulty 0.5.
 """
 
 from __future__ import annotations
@@ -41,10 +45,9 @@ NEUTRAL = DifficultyEstimate(0.5, "medium", {"easy": 1 / 3, "medium": 1 / 3, "ha
 class DifficultyService:
     """Scores prompts with a :class:`classifiers.DifficultyScorer`, batching concurrent requests."""
 
-    def __init__(self, scorer: Any | None, *, max_batch: int = 64, window_s: float = 0.0005) -> None:
+    def __init__(self, scorer: Any | None, *, max_batch: int = 64) -> None:
         self._scorer = scorer
         self._max_batch = max_batch
-        self._window_s = window_s
         self._queue: asyncio.Queue[tuple[str, asyncio.Future[DifficultyEstimate]]] | None = None
         self._worker: asyncio.Task[None] | None = None
 
@@ -79,7 +82,7 @@ class DifficultyService:
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._drain())
         future: asyncio.Future[DifficultyEstimate] = asyncio.get_running_loop().create_future()
-        await self._queue.put((self.text_for(messages), future))
+        self._queue.put_nowait((self.text_for(messages), future))  # unbounded queue: never blocks
         return await future
 
     def score_now(self, messages: Sequence[ChatMessage]) -> DifficultyEstimate:
@@ -92,26 +95,20 @@ class DifficultyService:
         started = time.perf_counter()
         scores = self._scorer.score_batch(texts)  # type: ignore[union-attr]
         seconds = (time.perf_counter() - started) / max(1, len(texts))
-        return [
-            DifficultyEstimate(float(s.difficulty), str(s.bucket), dict(s.probabilities), seconds) for s in scores
-        ]
+        return [DifficultyEstimate(float(s.difficulty), str(s.bucket), dict(s.probabilities), seconds) for s in scores]
 
     async def _drain(self) -> None:
         assert self._queue is not None
         while True:
             batch = [await self._queue.get()]
-            deadline = time.monotonic() + self._window_s
-            while len(batch) < self._max_batch:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 and self._queue.empty():
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), max(remaining, 0)))
-                except TimeoutError:
-                    break
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             texts = [text for text, _ in batch]
             try:
-                results = await anyio.to_thread.run_sync(self._run_batch, texts)
+                if len(texts) == 1:
+                    results = self._run_batch(texts)  # cheaper than the thread hop
+                else:
+                    results = await anyio.to_thread.run_sync(self._run_batch, texts)
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():

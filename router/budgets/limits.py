@@ -91,6 +91,18 @@ class LimitBook:
             names.append(parent)
         return names
 
+    def limited_kinds(self, tenant: str) -> frozenset[MeterKind]:
+        """The kinds of the finite meters :meth:`meters` gives ``tenant`` (empty: it only records spend)."""
+        kinds: set[MeterKind] = set()
+        for name in self.chain(tenant):
+            limits = self.effective(name)
+            kinds.update(limit.kind for limit in limits.limits)
+            if limits.rpm:
+                kinds.add("requests")
+            if limits.tpm:
+                kinds.add("tokens_rate")
+        return frozenset(kinds)
+
     def meters(self, tenant: str, cost: Cost, now: float, *, chain: bool = True) -> list[Meter]:
         """Every meter a request of ``tenant`` costing ``cost`` touches, limits first."""
         out: list[Meter] = []

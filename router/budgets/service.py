@@ -40,6 +40,7 @@ log = logging.getLogger("thinkroute.budgets")
 REDIS_URL_ENV = "THINKROUTE_REDIS_URL"
 EVENTS = ("store_errors", "fail_open", "fail_closed", "queued_settlements", "retried_settlements",
           "recovered_settlements", "duplicate_settlements", "reconciled", "unwritten_at_shutdown")  # fmt: skip
+_HEADROOM_KINDS = frozenset({"usd", "tokens", "tokens_rate"})  # the limits ``remaining`` reports on
 
 
 @dataclass
@@ -312,9 +313,9 @@ class BudgetService:
         """The least headroom across the tenant's and its parents' USD and token limits (``None``: no limits).
 
         An unlimited dimension is reported as ``inf`` USD or a very large token count. Raises StoreUnavailable."""
-        meters = [m for m in self.book.meters(tenant, Cost(), time.time()) if m.limit != UNLIMITED]
-        if not any(m.kind in ("usd", "tokens", "tokens_rate") for m in meters):
+        if not self.book.limited_kinds(tenant) & _HEADROOM_KINDS:  # no meters to read: the common case
             return None
+        meters = [m for m in self.book.meters(tenant, Cost(), time.time()) if m.limit != UNLIMITED]
         states = await self.store.read([m.key for m in meters])
         usd, tokens = float("inf"), 2**62
         for meter, state in zip(meters, states, strict=True):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from router.backends.base import ChatMessage, GenerationRequest, StreamChunk, ThinkingBudget
-from router.backends.openai_compatible import OpenAICompatibleBackend
+from router.backends.openai_compatible import OpenAICompatibleBackend, env_proxy
 from router.errors import (
     BackendError,
     UpstreamBadRequest,
@@ -18,6 +18,7 @@ from router.errors import (
 )
 from router.policy.schema import OpenAICompatibleBackendConfig
 from tests.router.backends.fault_upstream import Fault, FaultyUpstream
+from tests.support import free_port
 
 QUESTION = (ChatMessage("system", "Be brief."), ChatMessage("user", "What is six times seven?"))
 
@@ -213,3 +214,83 @@ async def test_api_key_comes_from_the_named_environment_variable(
     await lean.generate(request())
     assert upstream.headers[-1]["authorization"] == "Bearer sk-test-123"
     await lean.aclose()
+
+
+async def test_connection_refused_is_retried_then_surfaces_as_unavailable() -> None:
+    lean = backend(f"http://127.0.0.1:{free_port()}/v1", max_retries=1)
+    with pytest.raises(UpstreamUnavailable, match="unreachable") as raised:
+        await lean.generate(request())
+    assert raised.value.status_code == 502
+    with pytest.raises(UpstreamUnavailable, match="unreachable"):
+        [c async for c in lean.stream(request())]
+    await lean.aclose()
+
+
+async def test_stream_open_failures_are_retried_or_refused(upstream: FaultyUpstream, upstream_url: str) -> None:
+    upstream.push(Fault("status", status=503), Fault("status", status=429, retry_after="0"))
+    lean = backend(upstream_url, max_retries=2)
+    chunks = [c async for c in lean.stream(request())]
+    assert "".join(c.text for c in chunks).split() == upstream.reply.split() and len(upstream.requests) == 3
+    upstream.push(Fault("status", status=400))
+    with pytest.raises(UpstreamBadRequest, match="scripted 400"):
+        [c async for c in lean.stream(request())]
+    assert len(upstream.requests) == 4
+    await lean.aclose()
+
+
+async def test_stream_with_malformed_json_raises_with_the_usage_spent(
+    upstream: FaultyUpstream, upstream_url: str
+) -> None:
+    upstream.push(Fault("malformed", after_chunks=1))
+    lean = backend(upstream_url)
+    with pytest.raises(UpstreamUnavailable, match="invalid JSON") as raised:
+        [c async for c in lean.stream(request())]
+    assert raised.value.usage.completion_tokens == 1  # type: ignore[attr-defined]
+    await lean.aclose()
+
+
+async def test_sse_lines_split_on_any_line_ending_across_reads() -> None:
+    long = "x" * 300_000  # longer than aiohttp's readline limit
+
+    class Content:
+        def __init__(self, chunks: list[bytes]) -> None:
+            self.chunks = chunks
+
+        async def readany(self) -> bytes:
+            return self.chunks.pop(0) if self.chunks else b""
+
+    reads = [
+        b"data: a\r",
+        b"\ndata: b\n\nda",
+        b"ta: " + long[:1000].encode(),
+        long[1000:].encode() + b"\r\n",
+        b"data: end",
+    ]
+    response = type("Response", (), {"content": Content(reads)})()
+    lines = [line async for line in OpenAICompatibleBackend._lines(response)]  # type: ignore[arg-type]
+    assert [line for line in lines if line] == ["data: a", "data: b", f"data: {long}", "data: end"]
+
+
+async def test_the_session_opens_lazily_and_closes_in_aclose(upstream: FaultyUpstream, upstream_url: str) -> None:
+    lean = backend(upstream_url)
+    await lean.generate(request())
+    session = lean.session
+    await lean.generate(request())
+    assert lean.session is session  # pooled: one session per backend
+    await lean.aclose()
+    assert session.closed
+    await lean.generate(request())  # reopens on demand
+    assert lean.session is not session
+    await lean.aclose()
+
+
+def test_proxy_comes_from_the_environment_unless_no_proxy_exempts_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
+                 "NO_PROXY"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("http://gpu-1:8000/v1/chat/completions") is None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")
+    assert env_proxy("http://gpu-1:8000/v1/chat/completions") == "http://proxy:3128"
+    assert env_proxy("https://api.example.com/v1") is None
+    monkeypatch.setenv("NO_PROXY", "gpu-1,localhost")
+    assert env_proxy("http://gpu-1:8000/v1/chat/completions") is None

@@ -154,6 +154,20 @@ async def test_a_tenant_without_limits_still_has_its_spend_recorded(make_service
     assert await service.remaining("anonymous") is None
 
 
+async def test_remaining_follows_limit_overrides_and_ignores_request_rate_limits(make_service: ServiceFactory) -> None:
+    service = make_service({"acme": {"rpm": 100}, "team": {"parent": "acme"}})
+    assert await service.remaining("team") is None  # a request rate limit says nothing about spend
+    await service.set_limits("acme", {"limits": [{"kind": "usd", "window": "day", "limit": 2}]})
+    await service.settle(await service.reserve("team", Cost(usd=0.5)), Cost(usd=0.5))
+    left = await service.remaining("team")
+    assert left is not None and left.usd == pytest.approx(1.5)
+    await service.set_limits("acme", {"tpm": 1000})
+    left = await service.remaining("team")
+    assert left is not None and left.usd == float("inf") and left.tokens == 1000
+    await service.clear_limits("acme")
+    assert await service.remaining("team") is None
+
+
 @pytest.mark.parametrize("mode", ["charge", "release"])
 async def test_expired_reservations_are_reconciled(make_service: ServiceFactory, mode: str) -> None:
     service = make_service(DAY_CENT, reservation_ttl_s=0.05, expired_reservations=mode)
