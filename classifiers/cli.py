@@ -40,18 +40,32 @@ def classify_command(
         raise typer.Exit(2)
     scorer = DifficultyScorer.load(model)
     if prompt is not None:
-        texts = [prompt]
-    else:
-        texts = []
-        for number, line in enumerate(Path(file).read_text(encoding="utf-8").splitlines(), 1):  # type: ignore[arg-type]
+        _print_scores([scorer.score_batch([prompt])[0]], as_json)
+        return
+    lines = Path(file).read_text(encoding="utf-8").splitlines()  # type: ignore[arg-type]
+    texts: list[str] = []
+    errors: dict[int, str] = {}  # input line index -> why it has no score
+    for index, line in enumerate(lines):
+        try:
             if not line.strip():
-                continue
-            try:
-                texts.append(_prompt_of(json.loads(line)))
-            except (ValueError, AttributeError) as exc:
-                typer.echo(f"error: {file}:{number}: {exc}", err=True)
-                raise typer.Exit(2) from None
-    for score in scorer.score_batch(texts):
+                raise ValueError("empty line")
+            texts.append(_prompt_of(json.loads(line)))
+        except (ValueError, AttributeError, TypeError) as exc:
+            errors[index] = str(exc)
+    scores = iter(scorer.score_batch(texts))
+    for index in range(len(lines)):  # one output line per input line, in order
+        if index in errors:
+            typer.echo(f"error: {file}:{index + 1}: {errors[index]}", err=True)
+            if as_json:
+                typer.echo(json.dumps({"line": index + 1, "error": errors[index]}))
+            continue
+        _print_scores([next(scores)], as_json)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _print_scores(scores: list[Any], as_json: bool) -> None:
+    for score in scores:
         if as_json:
             typer.echo(json.dumps(score.to_dict()))
         else:

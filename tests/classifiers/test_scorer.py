@@ -125,3 +125,21 @@ def test_cli_classify_prompt_and_file(tmp_path: Path) -> None:
     assert len(result.output.strip().splitlines()) == 3
     text = runner.invoke(app, ["classify", "Name a colour."])
     assert "easy" in text.output and "difficulty" in text.output
+
+
+def test_cli_file_gives_one_line_per_input_line_and_flags_bad_lines(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from router.cli import app
+
+    prompts = tmp_path / "mixed.jsonl"
+    prompts.write_text(json.dumps({"prompt": "hi"}) + "\n\n" + "{not json\n" + json.dumps({"text": "Prove it."}) + "\n")
+    result = CliRunner().invoke(app, ["classify", "--file", str(prompts), "--json"])
+    assert result.exit_code == 1  # some lines had no prompt
+    records = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert len(records) == 4
+    assert set(records[0]) == {"difficulty", "bucket", "probabilities"}
+    assert records[1] == {"line": 2, "error": "empty line"}
+    assert records[2]["line"] == 3 and "error" in records[2]
+    assert set(records[3]) == {"difficulty", "bucket", "probabilities"}
+    assert f"{prompts}:3:" in result.stderr
