@@ -220,6 +220,10 @@ def _structural_batch(texts: list[str], n_words: list[int], counts: np.ndarray, 
     return block.astype(np.float32)
 
 
+# one memoised word: its n-gram columns, _word_counts, bigram last/first ids, multi-word cue last/first indices
+_WordInfo = tuple[list[int], tuple[int, ...], int, int, int, int]
+
+
 def _grow(array: np.ndarray, size: int) -> np.ndarray:
     if size <= len(array):
         return array
@@ -249,6 +253,9 @@ class Featurizer:
         self._bigram_table = np.full((len(self._bigram_first), len(self._bigram_second)), -1, dtype=np.int32)
         for a, b, i in pairs:
             self._bigram_table[self._bigram_first[a], self._bigram_second[b]] = len(self.char_vocab) + i
+        # the same table as a dict, for the one-text path: (first-token id, second-token id) -> column
+        self._bigram_cols = {(self._bigram_first[a], self._bigram_second[b]): len(self.char_vocab) + i
+                             for a, b, i in pairs}  # fmt: skip
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None
         self._clear_words()
 
@@ -264,6 +271,7 @@ class Featurizer:
         self._cue_last = np.zeros(1 << 12, dtype=np.int64)  # _CUES_MULTI_FIRST index of its last token, or -1
         self._cue_first = np.zeros(1 << 12, dtype=np.int64)  # _CUES_MULTI_SECOND index of its first token, or -1
         self._counts = np.zeros((1 << 12, _N_COUNTS), dtype=np.int64)  # _word_counts (ASCII words)
+        self._info: list[_WordInfo] = []  # per word id, the same facts as Python values (the one-text path)
 
     def _add_word(self, word: str) -> int:
         """Memoise one whitespace-separated word (as written; its n-grams are those of its lower case).
@@ -288,12 +296,14 @@ class Featurizer:
                 for a in (self._offset, self._length, self._last, self._first, self._cue_last, self._cue_first,
                           self._counts)
             )  # fmt: skip
+        last, first = self._bigram_first.get(tokens[-1], -1), self._bigram_second.get(tokens[0], -1)
+        counts = _word_counts(word, tokens)
+        cue_last = _CUES_MULTI_FIRST.index(tokens[-1]) if tokens[-1] in _CUES_MULTI_FIRST else -1
+        cue_first = _CUES_MULTI_SECOND.index(tokens[0]) if tokens[0] in _CUES_MULTI_SECOND else -1
         self._offset[i], self._length[i] = start, len(hits)
-        self._last[i] = self._bigram_first.get(tokens[-1], -1)
-        self._first[i] = self._bigram_second.get(tokens[0], -1)
-        self._counts[i] = _word_counts(word, tokens)
-        self._cue_last[i] = _CUES_MULTI_FIRST.index(tokens[-1]) if tokens[-1] in _CUES_MULTI_FIRST else -1
-        self._cue_first[i] = _CUES_MULTI_SECOND.index(tokens[0]) if tokens[0] in _CUES_MULTI_SECOND else -1
+        self._last[i], self._first[i], self._counts[i] = last, first, counts
+        self._cue_last[i], self._cue_first[i] = cue_last, cue_first
+        self._info.append((hits, counts, last, first, cue_last, cue_first))
         self._word_ids[word] = i
         return i
 
@@ -305,11 +315,67 @@ class Featurizer:
         test_features.py`` checks it against that reference). The per-text work is a split and
         dictionary hits on memoised words; the rest is numpy over the batch, on the non-zero cells.
         """
+        if len(texts) == 1:
+            return self._dense_one(texts[0])
         if len(texts) <= _CHUNK:
             return self._dense(texts)
         out = np.empty((len(texts), self.n_features), dtype=np.float32)
         for start in range(0, len(texts), _CHUNK):
             out[start : start + _CHUNK] = self._dense(texts[start : start + _CHUNK])
+        return out
+
+    def _dense_one(self, text: str) -> np.ndarray:
+        """``_dense`` of one text (the serving case) with plain Python on the memo and a few numpy calls.
+
+        Counts each cell in a dict instead of a batch-wide bincount; the values, L2 norms (the same
+        reduction over the same zeroed scratch rows) and structural row are computed as ``_dense``
+        computes them, so the row is identical bit for bit.
+        """
+        n_char, nf = len(self.char_vocab), self.n_features
+        width = n_char + len(self.word_vocab)
+        if len(self._word_ids) >= _WORD_CACHE_LIMIT:
+            self._clear_words()
+        get, add, info, bigrams = self._word_ids.get, self._add_word, self._info, self._bigram_cols
+        clipped = truncate(text)
+        words = clipped.split()
+        flat: list[int] = []
+        totals = [0] * _N_COUNTS
+        multi = False
+        previous: _WordInfo | None = None
+        for word in words:
+            i = get(word)
+            current = info[add(word) if i is None else i]
+            hits, counts, _, first, _, cue_first = current
+            flat += hits
+            if any(counts):
+                totals = [a + b for a, b in zip(totals, counts, strict=True)]
+            if previous is not None:
+                last, cue_last = previous[2], previous[4]
+                if last >= 0 and first >= 0:
+                    column = bigrams.get((last, first))
+                    if column is not None:
+                        flat.append(column)
+                if cue_last >= 0 and cue_first >= 0 and _CUES_MULTI_PAIRS[cue_last, cue_first]:
+                    multi = True
+            previous = current
+        out = np.zeros((1, nf), dtype=np.float32)
+        out[0, width:] = np.asarray([_structural_row(clipped, len(words), totals, multi)], dtype=np.float32)
+        if not flat:
+            return out
+        cells = Counter(flat)
+        cols = np.fromiter(cells.keys(), dtype=np.int64, count=len(cells))
+        values = np.log1p(np.fromiter(cells.values(), dtype=np.int64, count=len(cells)).astype(np.float32))
+        is_char = cols < n_char
+        if self._scratch is None:
+            self._scratch = (np.zeros((_CHUNK, n_char), np.float32), np.zeros((_CHUNK, width - n_char), np.float32))
+        char_row, word_row = self._scratch[0][0], self._scratch[1][0]
+        char_at, word_at = cols[is_char], cols[~is_char] - n_char
+        squares = values * values
+        char_row[char_at], word_row[word_at] = squares[is_char], squares[~is_char]
+        char_norm = np.sqrt(np.add.reduce(self._scratch[0][:1], axis=1))
+        word_norm = np.sqrt(np.add.reduce(self._scratch[1][:1], axis=1))
+        char_row[char_at], word_row[word_at] = 0.0, 0.0
+        out[0, cols] = values / np.where(is_char, char_norm, word_norm)
         return out
 
     def _dense(self, texts: Sequence[str]) -> np.ndarray:

@@ -106,12 +106,10 @@ class DifficultyScorer:
     def score_batch(self, texts: Sequence[str]) -> list[DifficultyScore]:
         """Scores for a batch of prompts."""
         probs = self.probabilities(texts)
-        scores = difficulty_of(probs)
-        out = []
-        for row, difficulty in zip(probs, scores, strict=True):
-            as_dict = {label: float(p) for label, p in zip(self._labels, row, strict=True)}
-            out.append(DifficultyScore(float(difficulty), self._labels[int(np.argmax(row))], as_dict))
-        return out
+        scores, best = difficulty_of(probs).tolist(), np.argmax(probs, axis=1).tolist()
+        labels = self._labels
+        return [DifficultyScore(difficulty, labels[i], dict(zip(labels, row, strict=True)))
+                for row, difficulty, i in zip(probs.tolist(), scores, best, strict=True)]  # fmt: skip
 
     def score(self, text: str) -> DifficultyScore:
         """Score one prompt."""

@@ -3,10 +3,10 @@
 A single drain task takes whatever prompts are already queued when it wakes (no timed window:
 waiting for company would cost every request latency) and scores them in one onnxruntime call.
 A batch of two or more, which only happens under concurrency, runs in a worker thread so the
-event loop keeps serving while it runs. A batch of one is scored inline on the event loop: it
-takes ~150-300 µs (prompts are truncated before featurizing, so this is bounded), less than the
-thread hop it would otherwise pay. Requests that arrive meanwhile queue up and form the next
-batch. With the classifier disabled, every prompt gets the neutral difficulty 0.5.
+event loop keeps serving while it runs. A batch of one is scored inline on the event loop: a
+typical prompt takes ~60-200 µs (prompts are truncated before featurizing, so this is bounded),
+less than the thread hop it would otherwise pay. Requests that arrive meanwhile queue up and form
+the next batch. With the classifier disabled, every prompt gets the neutral difficulty 0.5.
 """
 
 from __future__ import annotations

@@ -81,25 +81,34 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
 
 
 async def _unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T | None:
-    """Run ``work``; cancel it (its in-flight backend calls too) when the client disconnects: ``None``."""
-    task = asyncio.ensure_future(work)
+    """Run ``work``; cancel it (its in-flight backend calls too) when the client disconnects: ``None``.
+
+    ``work`` runs in the handler's own task (no task to create per request); a watcher task cancels
+    that task when ``http.disconnect`` arrives, and the cancellation it caused is withdrawn here.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    disconnected = False
 
     async def watch() -> None:
+        nonlocal disconnected
         while (await request.receive())["type"] != "http.disconnect":
             pass
+        disconnected = True
         task.cancel()
 
     watcher = asyncio.ensure_future(watch())
     try:
-        return await task
+        result = await work
     except asyncio.CancelledError:
-        if watcher.done() and not watcher.cancelled() and task.cancelled():
+        if disconnected and task.uncancel() == 0:
             return None  # cancelled by the watcher, not by the server
         raise
     finally:
         watcher.cancel()
-        if not task.done():
-            task.cancel()  # the handler itself was cancelled (shutdown)
+    if disconnected:  # ``work`` absorbed the watcher's cancellation
+        task.uncancel()
+    return result
 
 
 @api_router.post("/v1/route/explain")

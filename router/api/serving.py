@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from router.api.protocol import ChatCompletionRequest
@@ -217,10 +217,14 @@ class ChatService:
         )
 
     def _context(self, prepared: PreparedChat) -> StrategyContext:
+        """The strategy's context with metered, traced backends (the plan's own backend shares its wrapper
+        with its entry in ``backends`` when it is that same backend, i.e. it has no fallbacks)."""
         ctx = strategy_context(prepared.runtime, prepared.plan, prepared.generation)
-        metered = {name: MeteredBackend(b, prepared.spent) for name, b in ctx.backends.items()}
-        ctx = replace(ctx, backend=MeteredBackend(ctx.backend, prepared.spent), backends=metered)
-        return self.telemetry.instrument_context(ctx)
+        tel, spent, plain, backends = self.telemetry, prepared.spent, ctx.backend, ctx.backends
+        ctx.backends = {name: tel.instrument_backend(MeteredBackend(b, spent)) for name, b in backends.items()}
+        shared = [ctx.backends[name] for name, b in backends.items() if b is plain]
+        ctx.backend = shared[0] if shared else tel.instrument_backend(MeteredBackend(plain, spent))
+        return ctx
 
     async def complete(self, prepared: PreparedChat) -> dict[str, Any]:
         """Run the plan ``n`` times (one per requested choice) and build a ChatCompletion."""
@@ -229,7 +233,10 @@ class ChatService:
             usage = sum((r.usage for r in results), Usage())
             prepared.outcome.note_result(usage, results)
         finally:  # also after errors: record and charge what was spent
-            await asyncio.shield(self.finish(prepared))
+            if self.budgets is None or prepared.ticket is None or prepared.ticket.settled:
+                await self.finish(prepared)  # nothing to settle: it never suspends, so no cancellation can cut it
+            else:
+                await asyncio.shield(self.finish(prepared))
         _feedback(prepared, results)
         self._decision_headers(prepared, usage, results)
         model = prepared.route_name
@@ -247,7 +254,10 @@ class ChatService:
     async def _run_plan(self, prepared: PreparedChat) -> list[StrategyResult]:
         strategy = prepared.runtime.strategies[prepared.plan.strategy]
         runs = [strategy.run(self._context(prepared)) for _ in range(prepared.request.n)]
-        with self.telemetry.stage(prepared.plan.strategy_type, _plan_attributes(prepared.plan)):
+        attributes = _plan_attributes(prepared.plan) if self.telemetry.recording else None  # unused untraced
+        with self.telemetry.stage(prepared.plan.strategy_type, attributes):
+            if len(runs) == 1:  # no task to create for the common n=1
+                return [await runs[0]]
             return list(await asyncio.gather(*runs))
 
     async def _run_with_fallbacks(self, prepared: PreparedChat) -> list[StrategyResult]:

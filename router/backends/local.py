@@ -90,6 +90,10 @@ class LocalBackend:
 
     @batch_listener.setter
     def batch_listener(self, listener: Callable[[int], None] | None) -> None:
+        self.set_batch_listener(listener)
+
+    def set_batch_listener(self, listener: Callable[[int], None] | None) -> None:
+        """Set :attr:`batch_listener` (a method, so that it reaches this backend through wrappers)."""
         self._batch_listener = listener
         if self._scheduler is not None:
             self._scheduler.on_batch = listener

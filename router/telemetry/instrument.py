@@ -39,10 +39,10 @@ class TracedBackend:
         self.name = inner.name
         self.capabilities = inner.capabilities
         self._model = _model_name(inner)
-        self._batching = hasattr(inner, "queue_depth") and not hasattr(inner, "batch_listener")
-        if hasattr(inner, "batch_listener") and getattr(inner, "batch_listener", None) is None:
-            name = self.name
-            inner.batch_listener = lambda rows: telemetry.record_batch_size(name, rows)
+        self._batching = hasattr(inner, "queue_depth") and not hasattr(inner, "set_batch_listener")
+        if hasattr(inner, "set_batch_listener") and getattr(inner, "batch_listener", None) is None:
+            name = self.name  # a method call reaches the real backend through wrappers (metering, in-flight)
+            inner.set_batch_listener(lambda rows: telemetry.record_batch_size(name, rows))
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self._inner, item)

@@ -197,3 +197,21 @@ def test_full_queue_answers_503_with_retry_after_over_http(blocked_server: tuple
     blocker.release.set()
     served = httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=60)
     assert served.status_code == 200, served.text
+
+
+async def test_served_requests_record_the_schedulers_batch_sizes_in_metrics() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    app = create_app(
+        load_policy(POLICY),
+        backend_factories={"local": lambda name, config: LocalBackend(name, config, engine=build_tiny_engine())},
+    )  # type: ignore[dict-item]
+    body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "n": 3}
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+        text = (await client.get("/metrics")).text
+    samples = {(s.name, s.labels.get("le")): s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name.startswith("thinkroute_backend_batch_size")}  # fmt: skip
+    assert samples[("thinkroute_backend_batch_size_count", None)] == 1  # one batch of the request's 3 samples
+    assert samples[("thinkroute_backend_batch_size_sum", None)] == 3
