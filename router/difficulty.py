@@ -1,12 +1,10 @@
-"""Prompt difficulty for the planner: the ONNX classifier, batched opportunistically.
+"""Prompt difficulty for the planner: the ONNX classifier, batched opportunistically, off the event loop.
 
 A single drain task takes whatever prompts are already queued when it wakes (no timed window:
-waiting for company would cost every request latency) and scores them in one onnxruntime call.
-A batch of two or more, which only happens under concurrency, runs in a worker thread so the
-event loop keeps serving while it runs. A batch of one is scored inline on the event loop: a
-typical prompt takes ~60-200 µs (prompts are truncated before featurizing, so this is bounded),
-less than the thread hop it would otherwise pay. Requests that arrive meanwhile queue up and form
-the next batch. With the classifier disabled, every prompt gets the neutral difficulty 0.5.
+waiting for company would cost every request latency) and scores them in one onnxruntime call in a
+worker thread, so the event loop keeps serving while it runs (a typical prompt takes ~60-200 µs;
+prompts are truncated before featurizing, so this is bounded). Requests that arrive meanwhile queue
+up and form the next batch. With the classifier disabled, every prompt gets the neutral difficulty 0.5.
 """
 
 from __future__ import annotations
@@ -105,10 +103,7 @@ class DifficultyService:
                 batch.append(self._queue.get_nowait())
             texts = [text for text, _ in batch]
             try:
-                if len(texts) == 1:
-                    results = self._run_batch(texts)  # cheaper than the thread hop
-                else:
-                    results = await anyio.to_thread.run_sync(self._run_batch, texts)
+                results = await anyio.to_thread.run_sync(self._run_batch, texts)
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
