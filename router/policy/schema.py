@@ -210,12 +210,7 @@ class BeamSearchConfig(_StrategyBase):
 
 
 StrategyConfig = Annotated[
-    SinglePassConfig
-    | ChainOfDraftConfig
-    | BoundedReasoningConfig
-    | BestOfNConfig
-    | RevisionConfig
-    | BeamSearchConfig,
+    SinglePassConfig | ChainOfDraftConfig | BoundedReasoningConfig | BestOfNConfig | RevisionConfig | BeamSearchConfig,
     Field(discriminator="type"),
 ]
 

@@ -20,8 +20,14 @@ POLICY = {
     "backends": {"local": {"type": "local", "price": {"input_per_mtok": 10000, "output_per_mtok": 10000}}},
     "strategies": {
         "single": {"type": "single_pass", "backend": "local", "max_tokens": 8},
-        "vote": {"type": "best_of_n", "backend": "local", "max_tokens": 8, "n_values": [8], "wave_size": 4,
-                 "stopping": []},
+        "vote": {
+            "type": "best_of_n",
+            "backend": "local",
+            "max_tokens": 8,
+            "n_values": [8],
+            "wave_size": 4,
+            "stopping": [],
+        },
     },
     "routes": {"auto": {"strategies": ["single", "vote"]}},
     "classifier": {"enabled": False},

@@ -10,9 +10,7 @@ from router.verifiers.code_tests import CodeTestsVerifier, extract_tests
 from router.verifiers.sandbox import SandboxLimits, run_sandboxed
 
 REPO = Path(__file__).resolve().parents[3]
-PROMPT = (
-    "Write add(a, b).\n```python\nassert add(1, 2) == 3\nassert add(-1, 1) == 0\nassert add(2, 2) == 4\n```"
-)
+PROMPT = "Write add(a, b).\n```python\nassert add(1, 2) == 3\nassert add(-1, 1) == 0\nassert add(2, 2) == 4\n```"
 TASK = VerificationTask((ChatMessage("user", PROMPT),))
 
 
