@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,14 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def real_engine() -> Any:
+    """The bundled Gemma 3 270M as a ``LocalEngine``, loaded once for the session."""
+    from local_backend.engine import LocalEngine
+
+    return LocalEngine.load("bundled")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Engines for the local backend tests: a tiny random Gemma 3 (fast) and the real bundled model (session-scoped)."""
+"""Engines for the local backend tests: a tiny random Gemma 3 (fast); the real model is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -21,9 +21,3 @@ def _one_torch_thread() -> Iterator[None]:
 @pytest.fixture
 def tiny_engine() -> LocalEngine:
     return build_tiny_engine()
-
-
-@pytest.fixture(scope="session")
-def real_engine() -> LocalEngine:
-    """The bundled Gemma 3 270M, loaded once for the session."""
-    return LocalEngine.load("bundled")

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import openai
 import pytest
+
+from router.backends.local import LocalBackend
+from router.policy.schema import ChainOfDraftConfig, LocalBackendConfig, RevisionConfig
+from router.strategies.chain_of_draft import ChainOfDraft
+from router.strategies.revision import Revision
+from tests.router.strategies.helpers import context
 
 pytestmark = pytest.mark.model
 
@@ -56,3 +65,36 @@ def test_streaming_a_search_strategy_streams_the_winner(model_server: str) -> No
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text.strip()
+
+
+@pytest.fixture(scope="module")
+async def real_local(real_engine: Any) -> AsyncIterator[LocalBackend]:
+    config = LocalBackendConfig.model_validate({"type": "local", "batch_wait_ms": 0})
+    backend = LocalBackend("local", config, engine=real_engine)
+    yield backend
+    await backend.aclose()
+
+
+async def test_chain_of_draft_returns_drafts_apart_from_the_answer(real_local: LocalBackend) -> None:
+    config = ChainOfDraftConfig(type="chain_of_draft", backend="local", max_tokens=12, draft_tokens=[24])
+    result = await ChainOfDraft().run(
+        context(real_local, config, params={"draft_tokens": 24}, max_tokens=12, prompt="What is 7 + 8?")
+    )
+    usage = result.usage
+    assert 0 < usage.completion_tokens <= 24 + 12 and usage.calls == 1
+    assert result.completion.reasoning_tokens == usage.reasoning_tokens <= usage.completion_tokens
+    if result.details["answer_marker_found"]:  # the base model does not always write the marker
+        assert result.completion.reasoning and "####" not in (result.completion.text or "")
+
+
+async def test_revision_generates_critiques_revises_and_counts_every_call(real_local: LocalBackend) -> None:
+    config = RevisionConfig(type="revision", backend="local", max_tokens=8, max_rounds=[1], epsilon=0.0)
+    result = await Revision().run(
+        context(real_local, config, params={"rounds": 1}, max_tokens=8, prompt="What is 7 + 8?")
+    )
+    scores = result.details["scores"]
+    assert 1 <= len(scores) <= 2 and all(0.0 <= s <= 1.0 for s in scores)
+    # one answer, then per round a critique and a revision; every version graded by the judge (same backend)
+    assert result.samples == 1 + 2 * (len(scores) - 1)
+    assert result.usage.calls == result.samples + len(scores)
+    assert result.stop_reason in ("plateau", "n_max")
