@@ -9,7 +9,8 @@ import openai
 import pytest
 
 from router.backends.local import LocalBackend
-from router.policy.schema import ChainOfDraftConfig, LocalBackendConfig, RevisionConfig
+from router.policy.schema import BeamSearchConfig, ChainOfDraftConfig, LocalBackendConfig, RevisionConfig
+from router.strategies.beam_search import BeamSearch
 from router.strategies.chain_of_draft import ChainOfDraft
 from router.strategies.revision import Revision
 from tests.router.strategies.helpers import context
@@ -98,3 +99,16 @@ async def test_revision_generates_critiques_revises_and_counts_every_call(real_l
     assert result.samples == 1 + 2 * (len(scores) - 1)
     assert result.usage.calls == result.samples + len(scores)
     assert result.stop_reason in ("plateau", "n_max")
+
+
+async def test_beam_search_expands_steps_and_keeps_the_best_beams(real_local: LocalBackend) -> None:
+    config = BeamSearchConfig(type="beam_search", backend="local", max_tokens=8, beam_widths=[2], expansions=2,
+                              max_steps=2, step_max_tokens=8)  # fmt: skip
+    result = await BeamSearch().run(
+        context(real_local, config, params={"beam_width": 2}, max_tokens=8, prompt="What is 7 + 8?", seed=3)
+    )
+    # step 1 expands the empty beam twice; step 2 (if any beam is unfinished) at most two beams twice each
+    assert 2 <= result.samples <= 2 + 4
+    assert result.stop_reason in ("final_answer", "step_cap", "token_cap")
+    assert 0.0 <= result.details["best_score"] <= 1.0
+    assert result.usage.calls >= result.samples // 2 + 1  # expansion calls plus the judge's grading calls
