@@ -65,7 +65,7 @@ class BeamSearch:
                 break
             try:
                 expanded, step_usage, drawn = await self._expand(ctx, base, beams, config.expansions, step)
-            except TimeoutError:
+            except (TimeoutError, UpstreamTimeout):  # the deadline cut the step: the best beams so far answer
                 stop_reason = "deadline"
                 break
             usage, samples = usage + step_usage, samples + drawn

@@ -268,3 +268,12 @@ async def test_beam_search_keeps_the_best_scored_partial_solutions() -> None:
     assert result.completion.text == "10"
     assert result.completion.reasoning == "good step"
     assert result.stop_reason == "final_answer"
+
+
+async def test_beam_search_keeps_its_best_beam_when_a_later_step_times_out() -> None:
+    # step 1: one expansion call (n=2) and two grading calls; step 2's expansion times out at the deadline
+    backend = _TimesOutAfter(["first step", "other step", "7", "3"], ok_calls=3, native_n=True)
+    config = BeamSearchConfig(type="beam_search", backend="local", beam_widths=[1], expansions=2, max_steps=3)
+    result = await BeamSearch().run(context(backend, config, params={"beam_width": 1}))
+    assert result.stop_reason == "deadline" and result.anytime
+    assert result.samples == 2 and result.completion.text == "first step"
