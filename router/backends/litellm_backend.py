@@ -5,6 +5,16 @@ Its own retries are off (``num_retries=0``, ``max_retries=0``): retries, backoff
 thinkroute's (:mod:`router.backends.resilience`), inside the plan's deadline. Prices are resolved
 once from LiteLLM's cost map at start (the policy's ``price`` wins), so no per-call cost lookup.
 LiteLLM's exceptions are converted here into thinkroute's (:func:`convert_litellm_error`).
+
+Kept off LiteLLM's per-call work: it prices every response itself (for its logging payload) though
+thinkroute never reads that figure, so each call passes the resolved per-token prices
+(``input_cost_per_token``, ``output_cost_per_token``; 0 for an unpriced model), which LiteLLM
+takes as custom pricing: a multiplication instead of a search through the cost map's provider and
+model-name variants (a quarter of a bare ``acompletion``'s Python calls on an unmapped model).
+LiteLLM's ``timeout`` is always the backend's ``timeout_s``, because LiteLLM keys its provider
+client cache on it; the deadline is enforced around the call. Message redaction
+(``turn_off_message_logging``, a deep copy of each call's logging payload) is switched on only when
+LiteLLM callbacks are registered that would receive that payload; thinkroute registers none.
 """
 
 from __future__ import annotations
@@ -30,14 +40,24 @@ __all__ = ["LiteLLMBackend", "convert_litellm_error", "price_from_cost_map"]
 log = logging.getLogger("thinkroute.backends.litellm")
 
 
+_CALLBACK_LISTS = ("callbacks", "input_callback", "success_callback", "failure_callback",
+                   "_async_input_callback", "_async_success_callback", "_async_failure_callback")  # fmt: skip
+
+
 def _litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the cost map at import
     import litellm
 
     litellm.suppress_debug_info = True
-    litellm.turn_off_message_logging = True
     litellm.telemetry = False
+    if has_litellm_callbacks(litellm):  # someone else's logger would see prompts and answers: redact them
+        litellm.turn_off_message_logging = True
     return litellm
+
+
+def has_litellm_callbacks(litellm: Any) -> bool:
+    """Whether any LiteLLM logging callback is registered (thinkroute itself registers none)."""
+    return any(getattr(litellm, name, None) for name in _CALLBACK_LISTS)
 
 
 def price_from_cost_map(model: str) -> Price | None:
@@ -97,20 +117,39 @@ class LiteLLMBackend:
         self._slots = asyncio.Semaphore(config.max_concurrency)
         self._cooldown = Cooldown(config.cooldown_after, config.cooldown_s, backend=name)
         self._retry = RetryPolicy(config.max_retries, config.retry_backoff_s, config.retry_backoff_max_s)
+        self._fixed_args = self._fixed_call_args()
+
+    def _fixed_call_args(self) -> dict[str, Any]:
+        """The arguments every call shares, built once: retries off, endpoint, headers, per-token prices.
+
+        LiteLLM's ``timeout`` is always the backend's own: it is part of the key under which LiteLLM
+        caches its provider client, so a per-call value (what the deadline leaves) would build a new
+        client, and open a new connection, on every call. The deadline is enforced around the call
+        (:meth:`_acompletion`) instead.
+        """
+        price = self.price or Price()
+        args: dict[str, Any] = {
+            "timeout": self.config.timeout_s, "num_retries": 0, "max_retries": 0, "drop_params": True,
+            # custom pricing: LiteLLM's own (unused) cost figure without a per-call cost-map search
+            "input_cost_per_token": price.input_per_mtok / 1e6, "output_cost_per_token": price.output_per_mtok / 1e6,
+        }  # fmt: skip
+        if self.config.api_base:
+            args["api_base"] = self.config.api_base
+        if self.config.headers:
+            args["extra_headers"] = dict(self.config.headers)
+        return args
 
     @property
     def ready(self) -> bool:
         return True
 
-    def _call_args(self, request: GenerationRequest, *, stream: bool, timeout: float) -> dict[str, Any]:
+    def _call_args(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
         args = chat_body(request, self.config.model, knob=self.traits.knob, stream=stream)
         args.pop("continue_final_message", None)  # LiteLLM prefills the assistant turn itself
         args.pop("add_generation_prompt", None)
-        args.update(timeout=timeout, num_retries=0, max_retries=0, drop_params=True)
-        if self.config.api_base:
-            args["api_base"] = self.config.api_base
-        if self.config.headers:
-            args["extra_headers"] = dict(self.config.headers)
+        args.update(self._fixed_args)
+        if "extra_headers" in args:
+            args["extra_headers"] = dict(args["extra_headers"])  # LiteLLM may add to it: never share ours
         if self.config.api_key_env:
             key = os.environ.get(self.config.api_key_env)
             if not key:
@@ -139,7 +178,7 @@ class LiteLLMBackend:
 
     async def _generate_one(self, request: GenerationRequest) -> GenerationResult:
         async def attempt(timeout: float) -> Any:
-            return await self._acompletion(self._call_args(request, stream=False, timeout=timeout), timeout)
+            return await self._acompletion(self._call_args(request, stream=False), timeout)
 
         try:
             response = await call_with_retries(attempt, policy=self._retry, deadline=request.deadline,
@@ -158,7 +197,7 @@ class LiteLLMBackend:
         single = request.with_(n=1)
 
         async def attempt(timeout: float) -> Any:
-            return await self._acompletion(self._call_args(single, stream=True, timeout=timeout), timeout)
+            return await self._acompletion(self._call_args(single, stream=True), timeout)
 
         try:
             stream = await call_with_retries(attempt, policy=self._retry, deadline=request.deadline,

@@ -44,6 +44,8 @@ def report_upstream_event(backend: str, event: str, status: int | str | None = N
     """Report one upstream event (``retry``, ``cooldown``, ``fallback``, ``error``) to the installed hook."""
     if _hook is not None:
         _hook(backend, event, status)
+
+
 RETRYABLE: tuple[type[BackendError], ...] = (UpstreamRateLimited, UpstreamUnavailable, UpstreamTimeout)
 
 
