@@ -254,7 +254,7 @@ async def measure(paths: Sequence[Target], levels: Sequence[int], requests: int,
 
 
 async def sdk_cost(upstream_base: str, requests: int) -> dict[str, float]:
-    """``litellm.acompletion`` vs a raw pooled httpx call to the same upstream, in-process, interleaved."""
+    """``litellm.acompletion`` vs a raw pooled httpx call to the same upstream, in-process, in alternating blocks."""
     import litellm
 
     raw_times: list[float] = []
@@ -275,13 +275,19 @@ async def sdk_cost(upstream_base: str, requests: int) -> dict[str, float]:
         for _ in range(50):
             await raw()
             await sdk()
+        await asyncio.sleep(0.5)
         cpu = {"raw": 0.0, "sdk": 0.0}
-        for _ in range(requests):
+        rounds = 4  # blocks alternate so load changes hit both alike; LiteLLM's deferred logging stays in its block
+        for _ in range(rounds):
             for name, call, times in (("raw", raw, raw_times), ("sdk", sdk, sdk_times)):
-                started, cpu_started = time.perf_counter(), time.process_time()
-                await call()
-                times.append(time.perf_counter() - started)
+                cpu_started = time.process_time()
+                for _ in range(max(1, requests // rounds)):
+                    started = time.perf_counter()
+                    await call()
+                    times.append(time.perf_counter() - started)
+                await asyncio.sleep(0.3)  # let deferred work finish inside this block (sleeping costs no CPU)
                 cpu[name] += time.process_time() - cpu_started  # all threads: LiteLLM's background work counts
+        requests = max(1, requests // rounds) * rounds
     raw_p50, sdk_p50 = statistics.median(raw_times) * 1000, statistics.median(sdk_times) * 1000
     return {"raw_httpx_p50_ms": round(raw_p50, 3), "litellm_acompletion_p50_ms": round(sdk_p50, 3),
             "sdk_cost_p50_ms": round(sdk_p50 - raw_p50, 3),
@@ -323,10 +329,15 @@ def _headline(results: dict[int, dict[str, Sample]], sdk: dict[str, float], load
     if "lean_added_p50_ms" in out:
         out["lean_meets_2ms"] = out["lean_added_p50_ms"] <= 2.0
     if "litellm_path_added_p50_ms" in out and "sdk_cost_p50_ms" in out:
-        target = out["litellm_path_added_p50_ms"] <= out["sdk_cost_p50_ms"] + 1.0
-        if "litellm_proxy_added_p50_ms" in out:
-            target = target and out["litellm_path_added_p50_ms"] < out["litellm_proxy_added_p50_ms"]
-        out["litellm_path_meets_target"] = target
+        # literally: the LiteLLM path adds at most the SDK's own cost + 1 ms; and, counting the router's own
+        # work (the lean path's overhead) as given: at most lean + SDK + 1 ms
+        added = out["litellm_path_added_p50_ms"]
+        below_proxy = added < out.get("litellm_proxy_added_p50_ms", float("inf"))
+        out["litellm_path_meets_target"] = added <= out["sdk_cost_p50_ms"] + 1.0 and below_proxy
+        if "lean_added_p50_ms" in out:
+            beyond = added - out["lean_added_p50_ms"] - out["sdk_cost_p50_ms"]
+            out["litellm_path_beyond_lean_and_sdk_ms"] = round(beyond, 3)
+            out["litellm_path_meets_target_over_lean"] = beyond <= 1.0 and below_proxy
     out.update({"concurrency_for_latency": low, "concurrency_for_rps": high, "quick": quick,
                 "litellm_sdk_version": importlib.metadata.version("litellm"),
                 "litellm_proxy_version": PROXY_LITELLM_VERSION, **{f"load_{k}": v for k, v in load.items()},
