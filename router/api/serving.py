@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from router.api.openai_payloads import FINISH_REASONS, choice_json, sse_line, usage_json
 from router.api.protocol import ChatCompletionRequest
 from router.backends.base import GenerationRequest, StreamChunk, Usage
 from router.budgets import BudgetService, Cost
@@ -39,8 +40,6 @@ from router.strategies import Plan, Progress, StrategyContext, StrategyResult
 from router.telemetry import RequestOutcome, Telemetry, current_outcome
 
 __all__ = ["ChatService", "PreparedChat"]
-
-_FINISH = {"stop": "stop", "length": "length", "deadline": "length", "cancelled": "stop"}
 
 
 @dataclass
@@ -240,14 +239,14 @@ class ChatService:
         _feedback(prepared, results)
         self._decision_headers(prepared, usage, results)
         model = prepared.route_name
-        choices = [_choice(i, r) for i, r in enumerate(results)]
+        choices = [choice_json(i, r) for i, r in enumerate(results)]
         return {
             "id": prepared.completion_id,
             "object": "chat.completion",
             "created": prepared.created,
             "model": model,
             "choices": choices,
-            "usage": _usage_json(usage),
+            "usage": usage_json(usage),
             "system_fingerprint": f"thinkroute-{prepared.plan.strategy}",
         }
 
@@ -309,7 +308,7 @@ class ChatService:
         """SSE lines: role chunk, content deltas, a finish chunk, optional usage, ``[DONE]``."""
         strategy = prepared.runtime.strategies[prepared.plan.strategy]
         include_usage = bool(prepared.request.stream_options and prepared.request.stream_options.include_usage)
-        yield _sse(self._chunk(prepared, {"role": "assistant", "content": ""}, None))
+        yield sse_line(self._chunk(prepared, {"role": "assistant", "content": ""}, None))
         result: StrategyResult | None = None
         outcome = prepared.outcome
         events = strategy.stream(self._context(prepared))
@@ -328,19 +327,19 @@ class ChatService:
                     if event.text:
                         delta["content"] = event.text
                         outcome.note_first_token()
-                    yield _sse(self._chunk(prepared, delta, None))
+                    yield sse_line(self._chunk(prepared, delta, None))
         assert result is not None, "a strategy stream must end with its result"
         outcome.note_result(result.usage, [result])
         _feedback(prepared, [result])
-        finish = _FINISH.get(result.completion.finish_reason, "stop")
+        finish = FINISH_REASONS.get(result.completion.finish_reason, "stop")
         final = self._chunk(prepared, {}, finish)
         final["thinkroute"] = _decision_json(prepared, result)
-        yield _sse(final)
+        yield sse_line(final)
         if include_usage:
             usage_chunk = self._chunk(prepared, {}, None)
             usage_chunk["choices"] = []
-            usage_chunk["usage"] = _usage_json(result.usage)
-            yield _sse(usage_chunk)
+            usage_chunk["usage"] = usage_json(result.usage)
+            yield sse_line(usage_chunk)
         yield "data: [DONE]\n\n"
 
     @staticmethod
@@ -375,36 +374,6 @@ def _plan_attributes(plan: Plan) -> dict[str, Any]:
         "thinkroute.plan.max_tokens": plan.max_tokens,
         "thinkroute.plan.token_cap": plan.token_cap,
         "thinkroute.decision.rule": plan.rule,
-    }
-
-
-def _sse(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
-
-
-def _choice(index: int, result: StrategyResult) -> dict[str, Any]:
-    completion = result.completion
-    message: dict[str, Any] = {"role": "assistant", "content": completion.text}
-    if completion.reasoning:
-        message["reasoning_content"] = completion.reasoning
-    logprobs: dict[str, Any] | None = None
-    if completion.logprobs is not None:
-        logprobs = {"content": [{"token": "", "logprob": lp, "bytes": None, "top_logprobs": []}
-                                for lp in completion.logprobs]}  # fmt: skip
-    return {
-        "index": index,
-        "message": message,
-        "finish_reason": _FINISH.get(completion.finish_reason, "stop"),
-        "logprobs": logprobs,
-    }
-
-
-def _usage_json(usage: Usage) -> dict[str, Any]:
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 
 
