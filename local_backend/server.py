@@ -13,18 +13,16 @@ and ``GET /readyz`` (503 until the model is loaded). thinkroute's extensions, ou
 
 Requests from concurrent clients are batched; the ``n`` samples of a prompt share one prefill.
 A full queue answers 503 with ``Retry-After`` at once, and a client that disconnects frees its
-batch slot. Any ``model`` name is accepted: the server has one model.
+batch slot. Any ``model`` name is accepted: the server has one model. This module holds the app,
+the error handlers and the routes; :mod:`local_backend.event_stream` builds the streamed answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -35,9 +33,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from local_backend.batching import await_ticket
 from local_backend.chat import chat_job, step_prompt
 from local_backend.engine import LocalEngine
+from local_backend.event_stream import (
+    Emit,
+    chat_stream,
+    completion_stream,
+    guarded,
+    open_stream,
+    reply_for,
+    sse_response,
+)
 from local_backend.host import ModelHost, ServerSettings, Unavailable
 from local_backend.jobs import Job
-from local_backend.openai_format import chat_logprobs, completion_logprobs, finish_reason, sse, token_pieces, usage
+from local_backend.openai_format import chat_logprobs, completion_logprobs, finish_reason, token_pieces, usage
 from local_backend.openai_protocol import (
     ChatRequest,
     CompletionRequest,
@@ -53,8 +60,6 @@ from local_backend.tip import ThoughtSwitchConfig
 __all__ = ["create_app"]
 
 _POLL_S = 0.25  # how often a waiting request checks whether its client is still there
-Emit = Callable[[str], None]
-MakeJob = Callable[[int, Emit, Emit], Job]
 
 routes = APIRouter()
 
@@ -191,76 +196,9 @@ async def _results(request: Request, host: ModelHost, jobs: list[Job]) -> list[E
             waiter.cancel()
 
 
-def _open_stream(host: ModelHost, count: int, make_job: MakeJob) -> AsyncIterator[tuple[int, str, Any]]:
-    """Queue ``count`` one-sample jobs now (so a full queue is a 503, not a broken stream) and return
-    their events: ``(index, "text" | "reasoning", delta)`` as text arrives, ``(index, "done", result)``."""
-    loop = asyncio.get_running_loop()
-    events: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
-
-    def emitter(index: int, kind: str) -> Emit:
-        def emit(delta: str) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, (index, kind, delta))
-
-        return emit
-
-    jobs = [make_job(i, emitter(i, "text"), emitter(i, "reasoning")) for i in range(count)]
-    scheduler = host.require()[1]
-    tickets = host.submit(jobs)
-    return _drain(events, [functools.partial(await_ticket, scheduler, t) for t in tickets])
-
-
-async def _drain(
-    events: asyncio.Queue[tuple[int, str, Any]], waits: list[Callable[[], Any]]
-) -> AsyncIterator[tuple[int, str, Any]]:  # fmt: skip
-    waiters = [asyncio.ensure_future(wait()) for wait in waits]
-    for index, waiter in enumerate(waiters):
-        waiter.add_done_callback(lambda f, i=index: events.put_nowait((i, "done", f)))
-    try:
-        remaining = len(waiters)
-        while remaining:
-            index, kind, payload = await events.get()
-            if kind == "done":
-                remaining -= 1
-                payload = payload.result()
-            yield index, kind, payload
-    finally:
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.cancel()  # the client went away: free the batch slots
-
-
 def _one_sample(params: SamplingParams, index: int) -> SamplingParams:
     """Sample ``index`` of ``params`` as a job of its own (same seed as in the ``n``-sample job)."""
     return replace(params, n=1, seed=None if params.seed is None else params.seed + index)
-
-
-@dataclass(frozen=True)
-class _Reply:
-    id: str
-    object: str
-    model: str
-    created: int
-
-    def body(self, **fields: Any) -> dict[str, Any]:
-        return {"id": self.id, "object": self.object, "created": self.created, "model": self.model, **fields}
-
-
-def _reply(prefix: str, kind: str, model: str, host: ModelHost) -> _Reply:
-    return _Reply(f"{prefix}-{uuid.uuid4().hex}", kind, model or host.names[0], int(time.time()))
-
-
-def _sse_response(lines: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(lines, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
-
-async def _guarded(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """An error after the stream began becomes an error event, then ``[DONE]``."""
-    try:
-        async for line in lines:
-            yield line
-    except Exception as exc:
-        yield sse({"error": {"message": f"generation failed: {exc}", "type": "server_error", "code": None}})
-        yield sse("[DONE]")
 
 
 # ---- chat completions
@@ -310,14 +248,14 @@ async def _chat(
                         wait_text=thinking.wait_text if thinking else None,
                         on_text=on_text, on_reasoning=on_reasoning)  # fmt: skip
 
-    reply = _reply("chatcmpl", "chat.completion", body.model, host)
+    reply = reply_for("chatcmpl", "chat.completion", body.model, host)
     eos = frozenset(engine.eos_ids())
     tidy = (lambda text: text) if prefix else str.lstrip  # the scaffold's answer starts after "A: "
     if body.stream:
-        events = _open_stream(host, body.n, lambda i, t, r: job(_one_sample(params, i), t, r))
-        stream = _chat_stream(events, replace(reply, object="chat.completion.chunk"), body, engine, eos, tidy,
+        events = open_stream(host, body.n, lambda i, t, r: job(_one_sample(params, i), t, r))
+        stream = chat_stream(events, replace(reply, object="chat.completion.chunk"), body, engine, eos, tidy,
                               reasoning=thinking is not None)  # fmt: skip
-        return _sse_response(_guarded(stream))
+        return sse_response(guarded(stream))
     result = await _result(request, host, job(params))
     choices = []
     for index, sample in enumerate(result.samples):
@@ -330,43 +268,6 @@ async def _chat(
     completion = sum(len(s.token_ids) for s in result.samples)
     reasoning = sum(s.reasoning_tokens for s in result.samples) if thinking is not None else None
     return JSONResponse(reply.body(choices=choices, usage=usage(result.prompt_tokens, completion, reasoning)))
-
-
-async def _chat_stream(
-    events: AsyncIterator[tuple[int, str, Any]],
-    reply: _Reply,
-    body: ChatRequest,
-    engine: LocalEngine,
-    eos: frozenset[int],
-    tidy: Callable[[str], str],
-    *,
-    reasoning: bool,
-) -> AsyncIterator[str]:
-    def chunk(index: int, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> str:
-        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
-        return sse(reply.body(choices=[choice]))
-
-    for index in range(body.n):
-        yield chunk(index, {"role": "assistant", "content": ""})
-    begun: set[tuple[int, str]] = set()
-    prompt_tokens = completion_tokens = reasoning_tokens = 0
-    async for index, kind, payload in events:
-        if kind == "done":
-            sample = payload.samples[0]
-            prompt_tokens = payload.prompt_tokens
-            completion_tokens += len(sample.token_ids)
-            reasoning_tokens += sample.reasoning_tokens
-            logprobs = chat_logprobs(engine.tokenizer, sample, eos) if body.logprobs else None
-            yield chunk(index, {}, finish_reason(sample.finish_reason), logprobs)
-            continue
-        delta = payload if (index, kind) in begun else (tidy(payload) if kind == "text" else payload.lstrip())
-        if delta:
-            begun.add((index, kind))
-            yield chunk(index, {"content" if kind == "text" else "reasoning_content": delta})
-    if body.include_usage:
-        counted = usage(prompt_tokens, completion_tokens, reasoning_tokens if reasoning else None)
-        yield sse(reply.body(choices=[], usage=counted))
-    yield sse("[DONE]")
 
 
 # ---- text completions
@@ -387,12 +288,12 @@ async def completions(body: CompletionRequest, request: Request) -> JSONResponse
         logprobs=body.logprobs is not None,
         top_logprobs=top,
     )
-    reply = _reply("cmpl", "text_completion", body.model, host)
+    reply = reply_for("cmpl", "text_completion", body.model, host)
     eos = frozenset(engine.eos_ids())
     prompts = body.prompts()
     if body.stream:
-        events = _open_stream(host, body.n, lambda i, t, r: Job(prompts[0], _one_sample(params, i), on_text=t))
-        return _sse_response(_guarded(_completion_stream(events, reply, body, engine, eos)))
+        events = open_stream(host, body.n, lambda i, t, r: Job(prompts[0], _one_sample(params, i), on_text=t))
+        return sse_response(guarded(completion_stream(events, reply, body, engine, eos)))
     results = await _results(request, host, [Job(p, params) for p in prompts])
     choices = []
     for p, result in enumerate(results):
@@ -403,31 +304,6 @@ async def completions(body: CompletionRequest, request: Request) -> JSONResponse
     prompt_tokens = sum(r.prompt_tokens for r in results)
     completion = sum(len(s.token_ids) for r in results for s in r.samples)
     return JSONResponse(reply.body(choices=choices, usage=usage(prompt_tokens, completion)))
-
-
-async def _completion_stream(
-    events: AsyncIterator[tuple[int, str, Any]],
-    reply: _Reply,
-    body: CompletionRequest,
-    engine: LocalEngine,
-    eos: frozenset[int],
-) -> AsyncIterator[str]:
-    def chunk(index: int, text: str, finish: str | None = None, logprobs: Any = None) -> str:
-        return sse(reply.body(choices=[{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}]))
-
-    prompt_tokens = completion_tokens = 0
-    async for index, kind, payload in events:
-        if kind == "text" and payload:
-            yield chunk(index, payload)
-        elif kind == "done":
-            sample = payload.samples[0]
-            prompt_tokens = payload.prompt_tokens
-            completion_tokens += len(sample.token_ids)
-            logprobs = completion_logprobs(engine.tokenizer, sample, eos) if body.logprobs is not None else None
-            yield chunk(index, "", finish_reason(sample.finish_reason), logprobs)
-    if body.include_usage:
-        yield sse(reply.body(choices=[], usage=usage(prompt_tokens, completion_tokens)))
-    yield sse("[DONE]")
 
 
 # ---- step-wise generation
@@ -462,5 +338,5 @@ async def steps(body: StepRequest, request: Request) -> JSONResponse:
             }
         )
     completion = sum(len(b["token_ids"]) for b in branches)
-    reply = _reply("steps", "thinkroute.steps", body.model, host)
+    reply = reply_for("steps", "thinkroute.steps", body.model, host)
     return JSONResponse(reply.body(branches=branches, usage=usage(result.prompt_tokens, completion)))
