@@ -29,8 +29,8 @@ def _model_name(backend: Any) -> str:
 class TracedBackend:
     """A backend whose calls are ``chat <model>`` spans with a ``sample`` child per completion.
 
-    In-process backends that batch (they expose ``batch_listener``) report the size of every batch
-    they run; other backends that queue (``queue_depth``) record each call's sequences.
+    In-process backends that batch (they expose ``set_batch_listener``) report the size of every batch
+    they run into the batch-size histogram.
     """
 
     def __init__(self, inner: Backend, telemetry: Telemetry) -> None:
@@ -39,7 +39,6 @@ class TracedBackend:
         self.name = inner.name
         self.capabilities = inner.capabilities
         self._model = _model_name(inner)
-        self._batching = hasattr(inner, "queue_depth") and not hasattr(inner, "set_batch_listener")
         if hasattr(inner, "set_batch_listener") and getattr(inner, "batch_listener", None) is None:
             name = self.name  # a method call reaches the real backend through wrappers (metering, in-flight)
             inner.set_batch_listener(lambda rows: telemetry.record_batch_size(name, rows))
@@ -56,8 +55,6 @@ class TracedBackend:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         tel = self._telemetry
-        if self._batching:
-            tel.record_batch_size(self.name, request.n)
         with tel.span(f"chat {self._model}", self._attributes(request) if tel.recording else None) as current:
             start_ns = time.time_ns()
             result = await self._inner.generate(request)
@@ -68,8 +65,6 @@ class TracedBackend:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
         tel = self._telemetry
-        if self._batching:
-            tel.record_batch_size(self.name, 1)
         if not tel.recording:
             async for chunk in self._inner.stream(request):
                 yield chunk
