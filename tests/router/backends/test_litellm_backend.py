@@ -7,25 +7,12 @@ from typing import Any
 
 import pytest
 
-from router.backends.base import ChatMessage, GenerationRequest, ThinkingBudget
-from router.backends.litellm_backend import LiteLLMBackend, price_from_cost_map
+from router.backends.base import GenerationRequest, ThinkingBudget
+from router.backends.litellm_backend import price_from_cost_map
 from router.backends.provider_traits import traits_for
 from router.errors import UpstreamBadRequest, UpstreamRateLimited, UpstreamTimeout, UpstreamUnavailable
-from router.policy.schema import LiteLLMBackendConfig
 from tests.router.backends.fault_upstream import Fault, FaultyUpstream
-
-QUESTION = (ChatMessage("user", "What is six times seven?"),)
-
-
-def backend(url: str, model: str = "openai/fake-model", **overrides: Any) -> LiteLLMBackend:
-    settings: dict[str, Any] = {"type": "litellm", "model": model, "api_base": url, "retry_backoff_s": 0.01,
-                                "api_key_env": "THINKROUTE_TEST_PROVIDER_KEY", **overrides}  # fmt: skip
-    return LiteLLMBackend("hosted", LiteLLMBackendConfig(**settings))
-
-
-@pytest.fixture(autouse=True)
-def _provider_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("THINKROUTE_TEST_PROVIDER_KEY", "sk-provider-test")
+from tests.router.backends.litellm_support import QUESTION, backend
 
 
 def request(**changes: Any) -> GenerationRequest:

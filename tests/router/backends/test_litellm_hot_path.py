@@ -8,24 +8,12 @@ from typing import Any
 import openai
 import pytest
 
-from router.backends.base import ChatMessage, GenerationRequest
-from router.backends.litellm_backend import LiteLLMBackend, has_litellm_callbacks
-from router.policy.schema import LiteLLMBackendConfig
+from router.backends.base import GenerationRequest
+from router.backends.litellm_backend import has_litellm_callbacks
 from tests.router.backends.fault_upstream import FaultyUpstream
+from tests.router.backends.litellm_support import QUESTION, backend
 
-QUESTION = (ChatMessage("user", "What is six times seven?"),)
 PRICING_ARGS = ("input_cost_per_token", "output_cost_per_token")
-
-
-def backend(url: str, model: str = "openai/fake-model", **overrides: Any) -> LiteLLMBackend:
-    settings: dict[str, Any] = {"type": "litellm", "model": model, "api_base": url, "retry_backoff_s": 0.01,
-                                "api_key_env": "THINKROUTE_TEST_PROVIDER_KEY", **overrides}  # fmt: skip
-    return LiteLLMBackend("hosted", LiteLLMBackendConfig(**settings))
-
-
-@pytest.fixture(autouse=True)
-def _provider_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("THINKROUTE_TEST_PROVIDER_KEY", "sk-provider-test")
 
 
 def request(deadline: float | None = None) -> GenerationRequest:
